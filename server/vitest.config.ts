@@ -1,0 +1,10 @@
+import { fileURLToPath } from 'node:url'
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  resolve: {
+    // Tests run against the client's source, not a stale build.
+    alias: { '@atomkv/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)) },
+  },
+  test: { name: 'server', environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 },
+})
