@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// `pnpm test`: build, type-check, unit tests (Vitest), then end-to-end tests
+// (Playwright) when the e2e package has any. Ends with one line
+// `N passed, M failed` summing both runners, and a non-zero exit on any failure.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const out = join(root, '.ci-out')
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+
+const run = (cmd, args, env = {}) =>
+  spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1
+
+const steps = []
+const step = (name, status) => {
+  steps.push({ name, ok: status === 0 })
+  return status === 0
+}
+
+const readJSON = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined)
+
+let passed = 0
+let failed = 0
+let skipped = 0
+
+if (step('build', run('pnpm', ['build']))) {
+  step('typecheck', run('pnpm', ['typecheck']))
+
+  const vitestJSON = join(out, 'vitest.json')
+  step(
+    'unit tests',
+    run('pnpm', ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJSON}`]),
+  )
+  const unit = readJSON(vitestJSON)
+  if (unit) {
+    passed += unit.numPassedTests
+    failed += unit.numFailedTests
+    skipped += unit.numPendingTests + unit.numTodoTests
+  }
+
+  if (existsSync(join(root, 'e2e', 'playwright.config.ts'))) {
+    const e2eJSON = join(out, 'e2e.json')
+    step('e2e tests', run('pnpm', ['--filter', '@atomkv/e2e', 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: e2eJSON }))
+    const e2e = readJSON(e2eJSON)
+    if (e2e) {
+      passed += e2e.stats.expected + e2e.stats.flaky
+      failed += e2e.stats.unexpected
+      skipped += e2e.stats.skipped
+    }
+  }
+}
+
+console.log()
+for (const { name, ok } of steps) console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}`)
+const allOk = steps.every((s) => s.ok)
+// A failed step with no failed test (a build or type error) still counts as one failure.
+if (!allOk && failed === 0) failed = 1
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(allOk ? 0 : 1)
