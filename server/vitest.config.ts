@@ -6,5 +6,12 @@ export default defineProject({
     // Tests run against the client's source, not a stale build.
     alias: { '@atomkv/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)) },
   },
-  test: { name: 'server', environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 },
+  test: {
+    name: 'server',
+    environment: 'node',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Builds the client's browser bundle (served at GET /) and the server's dist (the CLI test spawns it).
+    globalSetup: ['./test/global-setup.ts'],
+  },
 })

@@ -1,0 +1,132 @@
+// The `atomkv` command line, parsed without side effects so it can be tested.
+
+import { parseArgs } from 'node:util'
+import type { AtomKVOptions } from './options.js'
+
+export const USAGE = `Usage: atomkv [options]
+
+Serves AtomKV: a realtime JSON key-value service with compare-and-swap and
+Server-Sent Events. GET / serves the browser client.
+
+Options:
+  --addr [host]:port              where to listen; ":8000" is every interface
+                                  (default: $ATOMKV_ADDR, else :8000; "-addr" works too)
+  --max-value-bytes <size>        largest value; larger writes get 413 (default 1MiB)
+  --max-keys <n>                  most keys; a new key beyond gets 507 (default 100000)
+  --expire-after <duration>       drop keys not written for this long; 0 keeps them
+                                  forever (default 7d)
+  --heartbeat <duration>          comment sent on idle streams this often; 0 sends
+                                  none (default 15s)
+  --max-subscriber-backlog <size> a stream with more unsent is cut off and resumes
+                                  (default 8MiB)
+  --backlog-events <n>            events kept for resuming streams (default 10000)
+  --backlog-bytes <size>          bytes kept for resuming streams (default 16MiB)
+  --max-subscriptions <n>         most keys and prefixes on one stream (default 1000)
+  --max-streams <n>               most open streams (default 10000)
+  -h, --help                      show this help
+
+Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
+Durations are seconds, or with a unit: 500ms, 30s, 10m, 12h, 7d.
+`
+
+export class CliError extends Error {
+  override name = 'CliError'
+}
+
+export interface ServeCommand {
+  command: 'serve'
+  /** `undefined`: every interface. */
+  hostname: string | undefined
+  port: number
+  options: AtomKVOptions
+}
+
+export type CliCommand = { command: 'help' } | ServeCommand
+
+const flags = {
+  addr: { type: 'string' },
+  'max-value-bytes': { type: 'string' },
+  'max-keys': { type: 'string' },
+  'expire-after': { type: 'string' },
+  heartbeat: { type: 'string' },
+  'max-subscriber-backlog': { type: 'string' },
+  'backlog-events': { type: 'string' },
+  'backlog-bytes': { type: 'string' },
+  'max-subscriptions': { type: 'string' },
+  'max-streams': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** Parses arguments (without `node` and the script) and the environment; throws {@link CliError} on bad input. */
+export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): CliCommand {
+  // Go-style single-dash long flags, as the original took them: -addr :8000, -addr=:8000.
+  const args = argv.map((arg) => (/^-[a-z][a-z-]+(=|$)/.test(arg) ? `-${arg}` : arg))
+  const values = parseFlags(args)
+  if (values.help) return { command: 'help' }
+
+  const { hostname, port } = parseAddr(values.addr ?? env.ATOMKV_ADDR ?? ':8000')
+  const options: AtomKVOptions = {}
+  type Flag = keyof typeof flags
+  const read = <T>(flag: Flag, parse: (flag: string, value: string) => T) =>
+    values[flag] === undefined ? undefined : parse(flag, String(values[flag]))
+  const size = (flag: Flag) => read(flag, parseSize)
+  const count = (flag: Flag) => read(flag, parseCount)
+  const duration = (flag: Flag) => read(flag, parseDuration)
+
+  options.maxValueBytes = size('max-value-bytes')
+  options.maxKeys = count('max-keys')
+  options.expireAfterMs = duration('expire-after')
+  options.heartbeatMs = duration('heartbeat')
+  options.maxSubscriberBacklogBytes = size('max-subscriber-backlog')
+  const backlog = { maxEvents: count('backlog-events'), maxBytes: size('backlog-bytes') }
+  if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
+  options.maxSubscriptionsPerStream = count('max-subscriptions')
+  options.maxStreams = count('max-streams')
+  return { command: 'serve', hostname, port, options }
+}
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({ args, options: flags, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error))
+  }
+}
+
+/** `:8000` (every interface), `host:8000`, `[::1]:8000`, or a bare port. */
+export function parseAddr(addr: string): { hostname: string | undefined; port: number } {
+  const match = /^(?:(\[[^\]]*\]|[^:]*):)?(\d+)$/.exec(addr.trim())
+  const port = Number(match?.[2])
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new CliError(`--addr ${JSON.stringify(addr)}: expected [host]:port, such as :8000 or 127.0.0.1:8000`)
+  }
+  const host = match[1]?.replace(/^\[(.*)\]$/, '$1')
+  return { hostname: host || undefined, port }
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+export function parseSize(flag: string, value: string): number {
+  const match = /^(\d+)\s*(?:([kmg]?)(?:i?b)?)$/i.exec(value.trim())
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? '']
+  if (!match || unit === undefined) {
+    throw new CliError(`--${flag} ${JSON.stringify(value)}: expected a size such as 65536 or 64KiB`)
+  }
+  return Number(match[1]) * unit
+}
+
+export function parseCount(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new CliError(`--${flag} ${JSON.stringify(value)}: expected a whole number`)
+  return Number(value)
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+export function parseDuration(flag: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim())
+  const unit = DURATION_UNITS[match?.[2]?.toLowerCase() ?? '']
+  if (!match || unit === undefined) {
+    throw new CliError(`--${flag} ${JSON.stringify(value)}: expected a duration such as 30s, 10m or 7d`)
+  }
+  return Math.round(Number(match[1]) * unit)
+}

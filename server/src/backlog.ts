@@ -1,0 +1,104 @@
+// The resume backlog: the most recent events in write order, bounded by count
+// and bytes, with an index from event id to position. Events leave it oldest
+// first, so when an id is still here, so is everything written after it.
+
+export interface BacklogEvent {
+  /** Position in write order; consecutive for consecutive writes. */
+  readonly seq: number
+  /** `<key>:<revision>` */
+  readonly id: string
+  readonly key: string
+  readonly revision: number
+  /** The encoded SSE frame, shared with live subscribers. */
+  readonly frame: Uint8Array
+}
+
+export interface BacklogOptions {
+  /** Most events kept. Default 10 000; `0` disables resuming (every resume is a reset). */
+  maxEvents?: number
+  /** Most frame bytes kept. Default 16 MiB. */
+  maxBytes?: number
+}
+
+export const DEFAULT_BACKLOG_EVENTS = 10_000
+export const DEFAULT_BACKLOG_BYTES = 16 * 1024 * 1024
+
+export class Backlog {
+  readonly maxEvents: number
+  readonly maxBytes: number
+  #events: Array<BacklogEvent | undefined> = []
+  #head = 0
+  readonly #index = new Map<string, number>()
+  #bytes = 0
+  #nextSeq = 1
+
+  constructor({ maxEvents = DEFAULT_BACKLOG_EVENTS, maxBytes = DEFAULT_BACKLOG_BYTES }: BacklogOptions = {}) {
+    if (!(maxEvents >= 0)) throw new RangeError(`backlog.maxEvents must be 0 or more, got ${maxEvents}`)
+    if (!(maxBytes >= 0)) throw new RangeError(`backlog.maxBytes must be 0 or more, got ${maxBytes}`)
+    this.maxEvents = maxEvents
+    this.maxBytes = maxBytes
+  }
+
+  get events(): number {
+    return this.#events.length - this.#head
+  }
+
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** The seq of the latest append, kept or not (`0` before any). */
+  get lastSeq(): number {
+    return this.#nextSeq - 1
+  }
+
+  /** The newest event kept, if any. */
+  get newest(): BacklogEvent | undefined {
+    return this.events > 0 ? this.#events[this.#events.length - 1] : undefined
+  }
+
+  /**
+   * Records an event and returns it with its seq. One too big to keep empties
+   * the backlog instead: keeping older events without it would leave a gap.
+   */
+  append(key: string, revision: number, id: string, frame: Uint8Array): BacklogEvent {
+    const event: BacklogEvent = { seq: this.#nextSeq++, id, key, revision, frame }
+    const size = frame.byteLength
+    const fits = this.maxEvents > 0 && size <= this.maxBytes
+    while (this.events > 0 && (!fits || this.events >= this.maxEvents || this.#bytes + size > this.maxBytes)) {
+      this.#evictOldest()
+    }
+    if (fits) {
+      this.#events.push(event)
+      this.#index.set(id, event.seq)
+      this.#bytes += size
+    }
+    return event
+  }
+
+  /** The seq of the event with this id, if it is still kept. */
+  find(id: string): number | undefined {
+    return this.#index.get(id)
+  }
+
+  /** The event at `seq`, if it is still kept. */
+  at(seq: number): BacklogEvent | undefined {
+    const first = this.#events[this.#head]
+    if (!first) return undefined
+    const event = this.#events[this.#head + seq - first.seq]
+    return event?.seq === seq ? event : undefined
+  }
+
+  #evictOldest(): void {
+    const event = this.#events[this.#head]
+    if (!event) return
+    this.#events[this.#head++] = undefined
+    this.#bytes -= event.frame.byteLength
+    // A key re-created after expiry reuses ids; the index points at the newest.
+    if (this.#index.get(event.id) === event.seq) this.#index.delete(event.id)
+    if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
+      this.#events = this.#events.slice(this.#head)
+      this.#head = 0
+    }
+  }
+}

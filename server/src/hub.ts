@@ -1,0 +1,249 @@
+// Fan-out. Each committed write is encoded once, recorded in the resume
+// backlog and queued to every stream that covers its key, found by walking the
+// key's ancestors in an index of subscriptions: never a scan of all streams.
+
+import { Backlog, type BacklogEvent, type BacklogOptions } from './backlog.js'
+import type { Logger } from './options.js'
+import { prefixesOf } from './paths.js'
+import { encodeFrame, encodeWrite, eventId } from './sse.js'
+import type { Store, Write } from './store.js'
+import { Subscriber, type SubscriberHost } from './subscriber.js'
+
+export interface HubOptions {
+  heartbeatMs: number
+  maxSubscriberBacklogBytes: number
+  maxStreams: number
+  backlog: BacklogOptions
+  logger: Logger
+}
+
+export interface OpenStream {
+  /** Keys and prefixes the stream carries, without duplicates. */
+  subscriptions: readonly string[]
+  /** Those whose current values are sent first, then `ready`. */
+  initial: readonly string[]
+  /** The `Last-Event-ID` to resume after. */
+  lastEventId?: string | undefined
+  /** Who opens it, for logs. */
+  client?: string | undefined
+}
+
+/** Raised into a stream that is cut off. */
+export class StreamCutError extends Error {
+  override name = 'StreamCutError'
+}
+
+export class Hub implements SubscriberHost {
+  readonly backlog: Backlog
+  readonly #store: Store
+  readonly #options: HubOptions
+  /** Subscription path (key or prefix) → the streams subscribed to it. */
+  readonly #index = new Map<string, Set<Subscriber>>()
+  readonly #subscribers = new Set<Subscriber>()
+  #subscriptions = 0
+  #nextId = 1
+  #heartbeat: ReturnType<typeof setInterval> | undefined
+  readonly #unsubscribe: () => void
+  #closed = false
+
+  constructor(store: Store, options: HubOptions) {
+    this.#store = store
+    this.#options = options
+    this.backlog = new Backlog(options.backlog)
+    this.#unsubscribe = store.subscribe((write) => this.publish(write))
+  }
+
+  /** After close(): no stream opens any more. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  get streams(): number {
+    return this.#subscribers.size
+  }
+
+  get subscriptions(): number {
+    return this.#subscriptions
+  }
+
+  /** Bytes waiting in all streams' queues. */
+  get queuedBytes(): number {
+    let bytes = 0
+    for (const subscriber of this.#subscribers) bytes += subscriber.queuedBytes
+    return bytes
+  }
+
+  publish({ key, revision, json }: Write): void {
+    const id = eventId(key, revision)
+    const event = this.backlog.append(key, revision, id, encodeWrite(key, revision, json))
+    if (this.#subscribers.size === 0) return
+    this.#deliver(key, event)
+    for (const prefix of prefixesOf(key)) this.#deliver(prefix, event)
+  }
+
+  /**
+   * Opens a stream, or returns `undefined` when `maxStreams` are open or the hub is closed.
+   *
+   * Registering the stream and fixing its resume point happen in one
+   * synchronous step, so no write falls between what the stream replays and
+   * what it receives live. Live events that arrive meanwhile wait in the
+   * stream's queue and follow the opening frames:
+   *
+   * 1. a `reset` when `lastEventId` is given but not in the backlog;
+   * 2. on resume, the backlog's covered events after `lastEventId`;
+   * 3. the current value of each key the snapshot covers (all subscriptions
+   *    after a reset, else `initial`), oldest write first;
+   * 4. after a snapshot, `ready`, whose id is the newest event at opening
+   *    (empty when there is none).
+   *
+   * Every id sent is a point a reconnect can resume from without a gap: the
+   * replay comes before the snapshot, snapshot values go oldest first and
+   * never carry a write made after opening (those come live), and `ready`
+   * follows everything up to its id.
+   */
+  open({ subscriptions, initial, lastEventId, client }: OpenStream): Subscriber | undefined {
+    if (this.#closed || this.#subscribers.size >= this.#options.maxStreams) return undefined
+    const id = this.#nextId++
+    const subscriber = new Subscriber(
+      id,
+      subscriptions,
+      describe(id, subscriptions, client),
+      this.#options.maxSubscriberBacklogBytes,
+      this,
+    )
+    this.#attach(subscriber)
+
+    let resumeAfter: number | undefined
+    let reset: string | undefined
+    if (lastEventId) {
+      resumeAfter = this.backlog.find(lastEventId)
+      if (resumeAfter === undefined) reset = /^\/.*:\d+$/s.test(lastEventId) ? 'not-in-backlog' : 'malformed-id'
+    }
+    const replay = resumeAfter === undefined ? undefined : { after: resumeAfter, to: this.backlog.lastSeq }
+    const readyId = this.backlog.newest?.id ?? null
+    const snapshot = reset ? subscriptions : initial
+
+    if (reset) subscriber.unshift(encodeFrame({ event: 'reset', data: JSON.stringify({ reason: reset }) }))
+    if (snapshot.length === 0) {
+      subscriber.begin(this.#opening(subscriber, replay))
+      return subscriber
+    }
+    // A store may read the snapshot after later writes: those are queued, and sorted out in #opening.
+    this.#store.list(snapshot).then(
+      (entries) => subscriber.begin(this.#opening(subscriber, replay, { entries, readyId })),
+      (error: unknown) => {
+        this.#options.logger.error(`atomkv: could not read the initial state for ${subscriber.label}`, error)
+        subscriber.abort(new StreamCutError('could not read the initial state'))
+      },
+    )
+    return subscriber
+  }
+
+  /** Ends every open stream; returns how many there were. */
+  closeStreams(): number {
+    const subscribers = [...this.#subscribers]
+    for (const subscriber of subscribers) subscriber.end()
+    return subscribers.length
+  }
+
+  /** Closes every stream and stops listening to the store. */
+  close(): void {
+    this.#closed = true
+    this.closeStreams()
+    this.#unsubscribe()
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+  }
+
+  detach(subscriber: Subscriber): void {
+    if (!this.#subscribers.delete(subscriber)) return
+    for (const path of subscriber.subscriptions) {
+      const set = this.#index.get(path)
+      if (set?.delete(subscriber)) this.#subscriptions--
+      if (set?.size === 0) this.#index.delete(path)
+    }
+    if (this.#subscribers.size === 0) {
+      clearInterval(this.#heartbeat)
+      this.#heartbeat = undefined
+    }
+  }
+
+  failed(subscriber: Subscriber, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error)
+    this.#options.logger.warn(`atomkv: cut off ${subscriber.label}: ${reason}`)
+    subscriber.abort(error instanceof Error ? error : new StreamCutError(reason))
+  }
+
+  #attach(subscriber: Subscriber): void {
+    this.#subscribers.add(subscriber)
+    for (const path of subscriber.subscriptions) {
+      let set = this.#index.get(path)
+      if (!set) this.#index.set(path, (set = new Set()))
+      set.add(subscriber)
+      this.#subscriptions++
+    }
+    if (!this.#heartbeat && this.#options.heartbeatMs > 0) {
+      // One timer for all streams.
+      this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs)
+      this.#heartbeat.unref?.()
+    }
+  }
+
+  #deliver(path: string, event: BacklogEvent): void {
+    const subscribers = this.#index.get(path)
+    if (!subscribers) return
+    for (const subscriber of subscribers) {
+      if (subscriber.lastSeq === event.seq) continue
+      subscriber.lastSeq = event.seq
+      if (!subscriber.push(event)) this.#cut(subscriber, `at ${event.id}`)
+    }
+  }
+
+  #beat(): void {
+    for (const subscriber of [...this.#subscribers]) {
+      if (!subscriber.heartbeat()) this.#cut(subscriber, 'at a heartbeat')
+    }
+  }
+
+  #cut(subscriber: Subscriber, where: string): void {
+    const limit = this.#options.maxSubscriberBacklogBytes
+    this.#options.logger.warn(
+      `atomkv: cut off ${subscriber.label} ${where}: it is not reading, ` +
+        `and its unsent events passed ${limit} bytes (it can resume from its last event id)`,
+    )
+    subscriber.abort(new StreamCutError(`unsent events passed ${limit} bytes`))
+  }
+
+  /** The opening frames (see {@link open}), produced as the stream reads them. */
+  *#opening(
+    subscriber: Subscriber,
+    replay: { after: number; to: number } | undefined,
+    snapshot?: { entries: readonly Write[]; readyId: string | null },
+  ): Generator<Uint8Array> {
+    const replayed = new Map<string, number>()
+    if (replay) {
+      for (let seq = replay.after + 1; seq <= replay.to; seq++) {
+        const event = this.backlog.at(seq)
+        if (!event) throw new StreamCutError('its resume point left the backlog before the replay was sent')
+        if (!subscriber.covers(event.key)) continue
+        replayed.set(event.key, event.revision)
+        yield event.frame
+      }
+    }
+    if (!snapshot) return
+    // A key written since opening has all those writes queued: its snapshot value, newer than
+    // the stream's resume point, is left to them.
+    const queued = subscriber.firstQueuedRevisions()
+    for (const { key, revision, json } of snapshot.entries) {
+      if (revision <= (replayed.get(key) ?? -1) || revision >= (queued.get(key) ?? Infinity)) continue
+      yield encodeWrite(key, revision, json)
+    }
+    yield encodeFrame({ id: snapshot.readyId, event: 'ready', data: '{}' })
+  }
+}
+
+function describe(id: number, subscriptions: readonly string[], client: string | undefined): string {
+  const shown = subscriptions.slice(0, 3).join(' ')
+  const more = subscriptions.length > 3 ? ` and ${subscriptions.length - 3} more` : ''
+  return `stream #${id}${client ? ` from ${client}` : ''} (${shown}${more})`
+}

@@ -1,0 +1,53 @@
+import type { BacklogOptions } from './backlog.js'
+import type { Store } from './store.js'
+
+/** Where the service reports what it does; `console` fits. */
+export interface Logger {
+  info(message: string): void
+  warn(message: string): void
+  error(message: string, error?: unknown): void
+}
+
+export interface AtomKVOptions {
+  /** Where values live. Default: a {@link MemoryStore} built from `maxKeys` and `expireAfterMs`. */
+  store?: Store
+  /** Largest request body, in bytes; a larger one is refused with `413`. Default 1 MiB. */
+  maxValueBytes?: number
+  /** Most keys in the default store; a new key beyond it is refused with `507`. Default 100 000. */
+  maxKeys?: number
+  /** A key not written for this long is dropped by the default store. Default 7 days; `0` keeps keys forever. */
+  expireAfterMs?: number
+  /** A comment goes to each idle stream this often. Default 15 000; `0` sends none. */
+  heartbeatMs?: number
+  /** A stream whose unsent frames would pass this many bytes is cut off (and resumes). Default 8 MiB. */
+  maxSubscriberBacklogBytes?: number
+  /** The resume backlog's bounds. Default 10 000 events and 16 MiB. */
+  backlog?: BacklogOptions
+  /** Most keys and prefixes on one stream. Default 1000. */
+  maxSubscriptionsPerStream?: number
+  /** Most streams open at once; one more is refused with `503`. Default 10 000. */
+  maxStreams?: number
+  /** Default `console`; `false` logs nothing. */
+  logger?: Logger | false
+}
+
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+export const DEFAULT_HEARTBEAT_MS = 15_000
+export const DEFAULT_MAX_SUBSCRIBER_BACKLOG_BYTES = 8 * 1024 * 1024
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
+export const DEFAULT_MAX_STREAMS = 10_000
+
+const silent: Logger = { info() {}, warn() {}, error() {} }
+
+export function resolveLogger(logger: Logger | false | undefined): Logger {
+  if (logger === false) return silent
+  return logger ?? console
+}
+
+/** Throws a RangeError unless `value` is an integer of at least `min` (or undefined, for the default). */
+export function checkInteger(name: string, value: number | undefined, min: number): void {
+  if (value === undefined) return
+  if (!(Number.isInteger(value) || value === Infinity) || value < min) {
+    throw new RangeError(`${name} must be an integer of at least ${min}, got ${value}`)
+  }
+}

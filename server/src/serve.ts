@@ -1,0 +1,90 @@
+// A standalone server: the service on srvx's Node adapter.
+
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { serve as srvx } from 'srvx'
+import { type AtomKV, createAtomKV } from './app.js'
+import type { AtomKVOptions } from './options.js'
+
+export interface ServeOptions extends AtomKVOptions {
+  /** Default 8000; `0` picks a free port. */
+  port?: number
+  /** Default: every interface. */
+  hostname?: string
+}
+
+export interface AtomKVServer {
+  /** Where it listens, e.g. `http://127.0.0.1:54321` (`localhost` when on every interface). */
+  readonly url: string
+  readonly port: number
+  readonly atomkv: AtomKV
+  /** Ends the streams, stops accepting connections, waits briefly for requests in flight, then drops the rest. */
+  close(): Promise<void>
+}
+
+/** Connections still busy this long after close() are dropped. */
+const CLOSE_GRACE_MS = 1000
+
+export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
+  const { port = 8000, hostname, ...rest } = options
+  const atomkv = createAtomKV(rest)
+  const server = srvx({
+    fetch: atomkv.app.fetch,
+    port,
+    // Passed to listen() as is, so an absent hostname means every interface (not srvx's HOST variable).
+    node: { host: hostname },
+    silent: true,
+    // Signals are the embedding program's business (the CLI handles them).
+    gracefulShutdown: false,
+  })
+  try {
+    await server.ready()
+  } catch (error) {
+    await atomkv.close()
+    throw error
+  }
+  const node = server.node?.server
+  // Connections that never sent a request (clients open spare ones) hold nothing in flight:
+  // close() drops them at once instead of waiting for the client to give up on them.
+  const fresh = new Set<Socket>()
+  node?.on('connection', (socket: Socket) => {
+    fresh.add(socket)
+    socket.once('close', () => fresh.delete(socket))
+  })
+  node?.on('request', (request: IncomingMessage) => fresh.delete(request.socket))
+
+  const address = node?.address()
+  const actualPort = typeof address === 'object' && address ? address.port : port
+  const host = !hostname || hostname === '0.0.0.0' || hostname === '::' ? 'localhost' : hostname
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
+
+  let closing: Promise<void> | undefined
+  async function close(): Promise<void> {
+    // srvx would wait for open streams to end by themselves: end them first, and refuse new ones.
+    await atomkv.close()
+    const closed = server.close()
+    // Ended streams leave keep-alive connections that turn idle after close() began; close those as they do.
+    const sweep = setInterval(() => {
+      for (const socket of fresh) socket.destroy()
+      if (node && 'closeIdleConnections' in node) node.closeIdleConnections()
+    }, 10)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      const grace = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS)
+      })
+      if (!(await Promise.race([closed.then(() => true), grace]))) await server.close(true)
+      await closed
+    } finally {
+      clearInterval(sweep)
+      clearTimeout(timer)
+    }
+  }
+
+  return {
+    url,
+    port: actualPort,
+    atomkv,
+    close: () => (closing ??= close()),
+  }
+}

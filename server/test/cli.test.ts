@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CliError, parseCli } from '../src/args.js'
+import { set, SSEClient, waitFor } from './helpers.js'
+
+describe('parseCli', () => {
+  it('defaults to every interface on port 8000', () => {
+    expect(parseCli([])).toEqual({ command: 'serve', hostname: undefined, port: 8000, options: {} })
+  })
+
+  it('takes --addr in every spelling, and ATOMKV_ADDR as a fallback', () => {
+    const addr = (argv: string[], env = {}) => {
+      const command = parseCli(argv, env)
+      return command.command === 'serve' ? [command.hostname, command.port] : undefined
+    }
+    expect(addr(['--addr', ':9000'])).toEqual([undefined, 9000])
+    expect(addr(['-addr', ':9001'])).toEqual([undefined, 9001])
+    expect(addr(['--addr=127.0.0.1:9002'])).toEqual(['127.0.0.1', 9002])
+    expect(addr(['-addr=localhost:9003'])).toEqual(['localhost', 9003])
+    expect(addr(['--addr', '[::1]:9004'])).toEqual(['::1', 9004])
+    expect(addr(['--addr', '9005'])).toEqual([undefined, 9005])
+    expect(addr([], { ATOMKV_ADDR: '0.0.0.0:9006' })).toEqual(['0.0.0.0', 9006])
+    expect(addr(['--addr', ':9007'], { ATOMKV_ADDR: ':1' })).toEqual([undefined, 9007])
+  })
+
+  it('maps the limit flags to options, with units', () => {
+    const command = parseCli([
+      '--max-value-bytes', '64KiB',
+      '--max-keys', '500',
+      '--expire-after', '12h',
+      '--heartbeat', '500ms',
+      '--max-subscriber-backlog', '2m',
+      '--backlog-events', '100',
+      '--backlog-bytes', '1048576',
+      '--max-subscriptions', '50',
+      '--max-streams', '7',
+    ]) // prettier-ignore
+    expect(command).toEqual({
+      command: 'serve',
+      hostname: undefined,
+      port: 8000,
+      options: {
+        maxValueBytes: 65536,
+        maxKeys: 500,
+        expireAfterMs: 12 * 3600 * 1000,
+        heartbeatMs: 500,
+        maxSubscriberBacklogBytes: 2 * 1024 * 1024,
+        backlog: { maxEvents: 100, maxBytes: 1048576 },
+        maxSubscriptionsPerStream: 50,
+        maxStreams: 7,
+      },
+    })
+    expect(parseCli(['--expire-after', '0'])).toMatchObject({ options: { expireAfterMs: 0 } })
+    expect(parseCli(['--expire-after', '90'])).toMatchObject({ options: { expireAfterMs: 90_000 } })
+  })
+
+  it('answers --help and -h', () => {
+    expect(parseCli(['--help'])).toEqual({ command: 'help' })
+    expect(parseCli(['-h'])).toEqual({ command: 'help' })
+  })
+
+  it('refuses bad flags with a message', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--nope'], /nope/],
+      [['stray'], /stray/],
+      [['--addr', 'localhost'], /--addr "localhost"/],
+      [['--addr', ':99999'], /--addr/],
+      [['--max-keys', 'many'], /--max-keys "many"/],
+      [['--max-value-bytes', '1.5MiB'], /--max-value-bytes/],
+      [['--expire-after', '2 weeks'], /--expire-after/],
+      [['--addr'], /addr/],
+    ]
+    for (const [argv, message] of cases) {
+      expect(() => parseCli(argv), argv.join(' ')).toThrow(CliError)
+      expect(() => parseCli(argv), argv.join(' ')).toThrow(message)
+    }
+  })
+})
+
+describe('the atomkv command (dist/cli.js)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const children: ChildProcess[] = []
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
+  })
+
+  function run(args: string[]) {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.push(child)
+    const output = { stdout: '', stderr: '' }
+    child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk))
+    child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    return { child, output, exited }
+  }
+
+  it('serves, logs one start line, and exits 0 promptly on SIGTERM with a stream open', async () => {
+    const { child, output, exited } = run(['--addr', '127.0.0.1:0'])
+    await waitFor(() => /listening/.test(output.stdout), 'the start line', 15_000)
+    const url = /^atomkv listening on (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(output.stdout)?.[1]
+    expect(url, output.stdout).toBeDefined()
+
+    expect(await set(url!, '/cli', 'hello')).toBe(0)
+    expect(await (await fetch(`${url}/cli`)).json()).toBe('hello')
+    const stream = await SSEClient.open(`${url}/cli`)
+    await set(url!, '/cli', 'again')
+    await stream.waitForWrites(1)
+
+    const start = Date.now()
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(Date.now() - start).toBeLessThan(4000)
+    await waitFor(() => stream.ended, 'the stream to end')
+    expect(output.stderr).toBe('')
+  })
+
+  it('exits 2 with the usage on a bad flag', async () => {
+    const { output, exited } = run(['--bogus'])
+    expect(await exited).toBe(2)
+    expect(output.stderr).toMatch(/^atomkv: .*bogus/)
+    expect(output.stderr).toContain('Usage: atomkv')
+  })
+
+  it('prints the usage with every option on --help', async () => {
+    const { output, exited } = run(['--help'])
+    expect(await exited).toBe(0)
+    for (const flag of ['--addr', '--max-value-bytes', '--expire-after', '--max-keys', '--backlog-events', '--heartbeat']) {
+      expect(output.stdout).toContain(flag)
+    }
+  })
+
+  it('exits 1 with a message when the address is taken', async () => {
+    const first = run(['--addr', '127.0.0.1:0'])
+    await waitFor(() => /listening/.test(first.output.stdout), 'the first server', 15_000)
+    const port = /:(\d+)\/$/m.exec(first.output.stdout)![1]
+    const second = run(['-addr', `127.0.0.1:${port}`])
+    expect(await second.exited).toBe(1)
+    expect(second.output.stderr).toMatch(/already in use/)
+    first.child.kill('SIGINT')
+    expect(await first.exited).toBe(0)
+  })
+})

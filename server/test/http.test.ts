@@ -1,0 +1,283 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { encodeKey, post, put, startServer } from './helpers.js'
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': '*',
+  'access-control-allow-headers': '*',
+  'access-control-expose-headers': 'X-Revision',
+}
+
+function expectCors(response: Response): void {
+  for (const [name, value] of Object.entries(CORS)) expect(response.headers.get(name), name).toBe(value)
+}
+
+describe('GET, POST and PUT', () => {
+  it('reads what was written, re-serialized, with its revision', async () => {
+    const { url } = await startServer()
+    const written = await fetch(`${url}/a`, { method: 'POST', body: '{ "a" : 1,\n "b": [ true , null ] }' })
+    expect(written.status).toBe(200)
+    expect(written.headers.get('x-revision')).toBe('0')
+    expect(await written.text()).toBe('')
+    expectCors(written)
+
+    const read = await fetch(`${url}/a`)
+    expect(read.status).toBe(200)
+    expect(read.headers.get('content-type')).toBe('application/json')
+    expect(read.headers.get('x-revision')).toBe('0')
+    expect(read.headers.get('cache-control')).toBe('no-cache')
+    expectCors(read)
+    expect(await read.text()).toBe('{"a":1,"b":[true,null]}')
+  })
+
+  it('counts revisions across POST and PUT', async () => {
+    const { url } = await startServer()
+    const revision = async (r: Response) => [r.status, r.headers.get('x-revision')]
+    expect(await revision(await post(url, '/n', 1))).toEqual([200, '0'])
+    expect(await revision(await post(url, '/n', 2))).toEqual([200, '1'])
+    expect(await revision(await put(url, '/n', 3, 2))).toEqual([200, '2'])
+
+    const again = await put(url, '/n', 4, 2)
+    expect(again.status).toBe(409)
+    expectCors(again)
+    expect(again.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await again.text()).toMatch(/next revision/)
+    expect((await put(url, '/n', 4, -1)).status).toBe(409)
+    expect((await put(url, '/n', 4, 0)).status).toBe(409)
+    expect((await put(url, '/n', 4, '99999999999999999999999')).status).toBe(409)
+    expect((await put(url, '/n', 4, ' 3 ')).status).toBe(200)
+
+    const read = await fetch(`${url}/n`)
+    expect(read.headers.get('x-revision')).toBe('3')
+    expect(await read.json()).toBe(4)
+  })
+
+  it('answers 400 to a missing or non-integer X-Revision, and stores nothing', async () => {
+    const { url } = await startServer()
+    await post(url, '/r', 'kept')
+    const missing = await fetch(`${url}/r`, { method: 'PUT', body: '1' })
+    expect(missing.status).toBe(400)
+    expectCors(missing)
+    expect(await missing.text()).toMatch(/X-Revision is missing/)
+    for (const bad of ['abc', '1.5', '', '1e3', '0x1', '+1']) {
+      const response = await put(url, '/r', 'changed', bad)
+      expect(response.status, `X-Revision ${JSON.stringify(bad)}`).toBe(400)
+    }
+    const read = await fetch(`${url}/r`)
+    expect(await read.json()).toBe('kept')
+    expect(read.headers.get('x-revision')).toBe('0')
+  })
+
+  it('creates a missing key with PUT only at revision 0', async () => {
+    const { url } = await startServer()
+    expect((await put(url, '/fresh', 1, 1)).status).toBe(409)
+    expect((await fetch(`${url}/fresh`)).status).toBe(404)
+    const created = await put(url, '/fresh', [0, 1], 0)
+    expect(created.status).toBe(200)
+    expect(created.headers.get('x-revision')).toBe('0')
+  })
+
+  it('answers 404 with a short text for a missing key', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/missing`)
+    expect(response.status).toBe(404)
+    expectCors(response)
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await response.text()).toMatch(/missing/)
+  })
+
+  it('refuses a body that is not JSON, or empty, and keeps the stored value', async () => {
+    const { url } = await startServer()
+    await post(url, '/j', { ok: true })
+    for (const body of ['{', 'undefined', "{'a':1}", '', '\xff']) {
+      const response = await fetch(`${url}/j`, { method: 'POST', body })
+      expect(response.status, JSON.stringify(body)).toBe(400)
+      expectCors(response)
+    }
+    const invalidUtf8 = await fetch(`${url}/j`, { method: 'POST', body: new Uint8Array([0x22, 0xff, 0x22]) })
+    expect(invalidUtf8.status).toBe(400)
+    expect(await invalidUtf8.text()).toMatch(/UTF-8/)
+    // Would be stored as null.
+    const huge = await fetch(`${url}/j`, { method: 'POST', body: '{"n":[1e400]}' })
+    expect(huge.status).toBe(400)
+    expect(await huge.text()).toMatch(/too large/)
+    expect(await (await fetch(`${url}/j`)).json()).toEqual({ ok: true })
+  })
+
+  it('accepts any JSON value', async () => {
+    const { url } = await startServer()
+    for (const value of [null, 0, -1.5e-7, 'text', true, [], {}, { deep: [{ x: 'ü\n"' }] }]) {
+      await post(url, '/any', value)
+      expect(await (await fetch(`${url}/any`)).json()).toEqual(value)
+    }
+  })
+})
+
+describe('keys', () => {
+  it('accepts Unicode letters and digits, - and _', async () => {
+    const { url } = await startServer()
+    for (const key of ['/zoë/数', '/users/zoë/score', '/a-b_c/1/Ω']) {
+      expect((await post(url, key, key)).status, key).toBe(200)
+      const read = await fetch(url + encodeKey(key))
+      expect(read.status).toBe(200)
+      expect(await read.json()).toBe(key)
+    }
+  })
+
+  it('refuses every invalid kind with 400 and a body naming the problem', async () => {
+    const { url } = await startServer()
+    const cases: Array<[string, RegExp]> = [
+      ['/a//b', /empty component/],
+      ['/a/', /must not end with "\/"/],
+      ['/a:b', /letters, digits/],
+      ['/a.b', /letters, digits/],
+      ['/a%20b', /letters, digits/],
+      [`/${'x'.repeat(1100)}`, /longer than 1024/],
+    ]
+    for (const [path, problem] of cases) {
+      for (const method of ['GET', 'POST', 'PUT']) {
+        const response = await fetch(url + path, {
+          method,
+          ...(method === 'GET' ? {} : { body: '1', headers: { 'x-revision': '0' } }),
+        })
+        expect(response.status, `${method} ${path}`).toBe(400)
+        expectCors(response)
+        expect(await response.text(), `${method} ${path}`).toMatch(problem)
+      }
+    }
+    expect(await (await fetch(`${url}/.stats`)).json()).toMatchObject({ keys: 0 })
+  })
+
+  it('answers 400 to a prefix without an event-stream Accept header', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/p/`)
+    expect(response.status).toBe(400)
+    expect(await response.text()).toMatch(/prefix can only be watched/)
+  })
+
+  it('answers 400 to malformed percent-encoding, with CORS', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/a%ZZ`)
+    expect(response.status).toBe(400)
+    expectCors(response)
+  })
+})
+
+describe('limits', () => {
+  it('refuses a body over maxValueBytes by its Content-Length with 413', async () => {
+    const { url } = await startServer({ maxValueBytes: 1000 })
+    await post(url, '/big', 'small')
+    const response = await fetch(`${url}/big`, { method: 'POST', body: JSON.stringify('x'.repeat(2000)) })
+    expect(response.status).toBe(413)
+    expectCors(response)
+    expect(await response.text()).toMatch(/larger than 1000 bytes/)
+    // Exactly at the limit is fine.
+    expect((await fetch(`${url}/big`, { method: 'POST', body: JSON.stringify('y'.repeat(998)) })).status).toBe(200)
+    expect(await (await fetch(`${url}/big`)).json()).toBe('y'.repeat(998))
+  })
+
+  it('refuses a chunked body without Content-Length once it passes maxValueBytes', async () => {
+    const { url, atomkv } = await startServer({ maxValueBytes: 1000 })
+    let sent = 0
+    // A body that never ends: only a server that counts the bytes it reads can answer.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setImmediate(resolve))
+        sent += 100
+        controller.enqueue(new TextEncoder().encode(' '.repeat(100)))
+      },
+    })
+    const response = await fetch(`${url}/chunked`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+    expect(response.status).toBe(413)
+    expectCors(response)
+    expect(await response.text()).toMatch(/larger than 1000 bytes/)
+    expect(sent).toBeGreaterThan(1000)
+    expect(atomkv.stats().keys).toBe(0)
+  })
+
+  it('refuses a new key with 507 once the store holds maxKeys, and still updates old ones', async () => {
+    const { url } = await startServer({ maxKeys: 3 })
+    for (const key of ['/k1', '/k2', '/k3']) expect((await post(url, key, 1)).status).toBe(200)
+    const full = await post(url, '/k4', 1)
+    expect(full.status).toBe(507)
+    expectCors(full)
+    expect(await full.text()).toMatch(/full/)
+    expect((await put(url, '/k4', 1, 0)).status).toBe(507)
+    expect((await post(url, '/k1', 2)).status).toBe(200)
+    expect((await fetch(`${url}/k4`)).status).toBe(404)
+  })
+
+  it('drops keys not written for expireAfterMs', async () => {
+    const { url, atomkv } = await startServer({ expireAfterMs: 150 })
+    await post(url, '/old', 1)
+    expect((await fetch(`${url}/old`)).status).toBe(200)
+    const deadline = Date.now() + 5000
+    while ((await fetch(`${url}/old`)).status !== 404) {
+      if (Date.now() > deadline) throw new Error('the key never expired')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(atomkv.stats().keys).toBe(0)
+    // Re-created, it starts over at revision 0.
+    expect((await post(url, '/old', 2)).headers.get('x-revision')).toBe('0')
+  })
+})
+
+describe('methods, CORS and the script', () => {
+  it('answers OPTIONS on any path with 200 and the CORS headers', async () => {
+    const { url } = await startServer()
+    for (const path of ['/', '/a', '/p/', '/a//b', '/.stream', '/.stats']) {
+      const response = await fetch(url + path, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://example.org', 'access-control-request-method': 'PUT' },
+      })
+      expect(response.status, path).toBe(200)
+      expectCors(response)
+    }
+  })
+
+  it('answers other methods with 405 and the right Allow header', async () => {
+    const { url } = await startServer()
+    const cases: Array<[string, string, string]> = [
+      ['DELETE', '/a', 'GET, POST, PUT, OPTIONS'],
+      ['PATCH', '/a', 'GET, POST, PUT, OPTIONS'],
+      ['POST', '/', 'GET, OPTIONS'],
+      ['PUT', '/.stream', 'GET, OPTIONS'],
+      ['DELETE', '/.stats', 'GET, OPTIONS'],
+    ]
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(url + path, { method })
+      expect(response.status, `${method} ${path}`).toBe(405)
+      expect(response.headers.get('allow')).toBe(allow)
+      expectCors(response)
+    }
+  })
+
+  const script = fileURLToPath(new URL('../../client/dist/atomkv.iife.js', import.meta.url))
+  it('serves the browser client at GET /', async () => {
+    // The global setup builds the client when its browser build is missing.
+    expect(existsSync(script), `${script} should exist`).toBe(true)
+    const { url } = await startServer()
+    const response = await fetch(`${url}/`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/javascript; charset=utf-8')
+    expectCors(response)
+    expect(await response.text()).toMatch(/AtomKV/)
+  })
+
+  it('reports stats as JSON', async () => {
+    const { url } = await startServer()
+    await post(url, '/s', 1)
+    const response = await fetch(`${url}/.stats`)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expectCors(response)
+    expect(await response.json()).toEqual({
+      keys: 1,
+      streams: 0,
+      subscriptions: 0,
+      queuedBytes: 0,
+      backlog: { events: 1, bytes: expect.any(Number) },
+    })
+  })
+})

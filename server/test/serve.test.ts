@@ -1,0 +1,138 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { createAtomKV, serve } from '../src/index.js'
+import { set, SSEClient, waitFor } from './helpers.js'
+
+describe('serve()', () => {
+  it('closes promptly with streams open, ending them', async () => {
+    const server = await serve({ port: 0, hostname: '127.0.0.1', logger: false })
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`)
+    const streams = await Promise.all([
+      SSEClient.open(`${server.url}/a`),
+      SSEClient.open(`${server.url}/.stream?sub=/b/`),
+    ])
+    // A client that has gone away without closing its connection, and one mid-request.
+    streams[0]!.close()
+    const start = Date.now()
+    await server.close()
+    expect(Date.now() - start).toBeLessThan(3000)
+    await waitFor(() => streams[1]!.ended, 'the open stream to end')
+    await expect(fetch(`${server.url}/a`)).rejects.toThrow()
+  })
+
+  it('rejects when the port is taken', async () => {
+    const first = await serve({ port: 0, hostname: '127.0.0.1', logger: false })
+    await expect(serve({ port: first.port, hostname: '127.0.0.1', logger: false })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    })
+    await first.close()
+  })
+})
+
+describe('createAtomKV()', () => {
+  it('serves fetch requests without a server', async () => {
+    const atomkv = createAtomKV({ logger: false })
+    const written = await atomkv.fetch(new Request('http://kv/a', { method: 'POST', body: '[1, 2]' }))
+    expect(written.headers.get('x-revision')).toBe('0')
+    const read = await atomkv.fetch(new Request('http://kv/a'))
+    expect(await read.text()).toBe('[1,2]')
+    expect(read.headers.get('access-control-allow-origin')).toBe('*')
+
+    const stream = await atomkv.fetch(new Request('http://kv/a?initial=1', { headers: { accept: 'text/event-stream' } }))
+    const reader = stream.body!.getReader()
+    let text = ''
+    while (!text.includes('event:ready')) text += new TextDecoder().decode((await reader.read()).value)
+    expect(text).toBe(':ok\n\nid:/a:0\ndata:[1,2]\n\nid:/a:0\nevent:ready\ndata:{}\n\n')
+    await reader.cancel()
+    expect(atomkv.stats().streams).toBe(0)
+    await atomkv.close()
+  })
+
+  it('serves Node requests through nodeHandler', async () => {
+    const atomkv = createAtomKV({ logger: false })
+    const server = createServer(atomkv.nodeHandler)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const stream = await SSEClient.open(`${url}/n/`)
+      expect(await set(url, '/n/1', 'node')).toBe(0)
+      await stream.waitForWrites(1)
+      expect(stream.writes()).toEqual([{ key: '/n/1', revision: 0, value: 'node' }])
+      expect(atomkv.closeStreams()).toBe(1)
+      await waitFor(() => stream.ended, 'the stream to end')
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await atomkv.close()
+    }
+  })
+
+  it('refuses new streams once closed, and still answers reads', async () => {
+    const atomkv = createAtomKV({ logger: false })
+    await atomkv.fetch(new Request('http://kv/a', { method: 'POST', body: '1' }))
+    await atomkv.close()
+    const stream = await atomkv.fetch(new Request('http://kv/a', { headers: { accept: 'text/event-stream' } }))
+    expect(stream.status).toBe(503)
+    expect(await stream.text()).toMatch(/shutting down/)
+    expect((await atomkv.fetch(new Request('http://kv/a'))).status).toBe(200)
+  })
+
+  it('refuses invalid options', () => {
+    expect(() => createAtomKV({ maxValueBytes: 0 })).toThrow(RangeError)
+    expect(() => createAtomKV({ heartbeatMs: -1 })).toThrow(/heartbeatMs/)
+    expect(() => createAtomKV({ maxKeys: 0 })).toThrow(/maxKeys/)
+    expect(() => createAtomKV({ backlog: { maxBytes: -5 } })).toThrow(/maxBytes/)
+  })
+})
+
+describe('mounted in a larger h3 app', () => {
+  it('serves keys below the mount path', async () => {
+    const { H3 } = await import('h3')
+    const atomkv = createAtomKV({ logger: false })
+    const outer = new H3().mount('/__atomkv', atomkv.app)
+    outer.get('/hello', () => 'outer')
+    const written = await outer.request('/__atomkv/users/zo%C3%AB', { method: 'POST', body: '"z"' })
+    expect(written.status).toBe(200)
+    expect(await atomkv.store.get('/users/zoë')).toEqual({ json: '"z"', revision: 0 })
+    expect(await (await outer.request('/__atomkv/users/zo%C3%AB')).json()).toBe('z')
+    expect((await outer.request('/__atomkv/users/')).status).toBe(400)
+    expect(await (await outer.request('/__atomkv/.stats')).json()).toMatchObject({ keys: 1 })
+    expect(await (await outer.request('/hello')).text()).toBe('outer')
+    await atomkv.close()
+  })
+})
+
+describe('over HTTP/2', () => {
+  it('streams without the connection header HTTP/2 forbids', async () => {
+    const { createServer: createH2Server, connect } = await import('node:http2')
+    const atomkv = createAtomKV({ logger: false })
+    const server = createH2Server(atomkv.nodeHandler)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const session = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    // Node drops a connection header from an HTTP/2 response with a warning; none should be needed.
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const request = session.request({ ':path': '/h2', accept: 'text/event-stream' })
+      const head = await new Promise<Record<string, unknown>>((resolve) => request.once('response', resolve))
+      expect(head[':status']).toBe(200)
+      expect(head['content-type']).toBe('text/event-stream')
+      expect(head.connection).toBeUndefined()
+      let received = ''
+      request.on('data', (chunk: Buffer) => (received += chunk))
+      await atomkv.store.set('/h2', '"two"')
+      await waitFor(() => received.includes('data:"two"'), 'the event over HTTP/2')
+      expect(received).toBe(':ok\n\nid:/h2:0\ndata:"two"\n\n')
+      request.close()
+      await waitFor(() => atomkv.stats().streams === 0, 'the stream to be freed')
+      expect(warnings.map((w) => w.message)).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+      session.destroy()
+      await new Promise((resolve) => server.close(resolve))
+      await atomkv.close()
+    }
+  })
+})

@@ -1,0 +1,71 @@
+import { connect, type Socket } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { capturingLogger, range, revisionsOf, set, SSEClient, startServer, waitFor } from './helpers.js'
+
+/** Opens a stream on a raw socket that never reads: the server sees a client that has stopped. */
+function stalledStream(port: number, path: string): Socket {
+  const socket = connect(port, '127.0.0.1')
+  socket.pause()
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
+  return socket
+}
+
+describe('a subscriber that stops reading', () => {
+  it('is cut off at its bound while others get every event, and memory stays bounded', async () => {
+    const bound = 64 * 1024
+    const logger = capturingLogger()
+    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound, logger })
+    const fast = await SSEClient.open(`${url}/slow`)
+    const stalled = stalledStream(port, '/slow')
+    const closed = new Promise((resolve) => stalled.once('close', resolve))
+    await waitFor(() => atomkv.stats().streams === 2, 'both streams')
+
+    const pad = 'x'.repeat(8 * 1024)
+    let writes = 0
+    let mostQueued = 0
+    // The kernel's socket buffers fill first; then the stalled stream's queue grows to the bound.
+    while (logger.warnings.length === 0) {
+      if (writes === 5000) throw new Error('the stalled subscriber was never cut off')
+      await set(url, '/slow', { n: writes++, pad })
+      mostQueued = Math.max(mostQueued, atomkv.stats().queuedBytes)
+    }
+    expect(atomkv.stats().streams).toBe(1)
+    for (let i = 0; i < 20; i++) await set(url, '/slow', { n: writes++, pad })
+
+    // Each stream queues at most the bound: memory stays bounded however far a reader falls behind.
+    expect(mostQueued).toBeGreaterThan(0)
+    expect(mostQueued).toBeLessThanOrEqual(2 * bound)
+    expect(logger.warnings).toHaveLength(1)
+    expect(logger.warnings[0]).toMatch(/cut off stream #2 from 127\.0\.0\.1 \(\/slow\) at \/slow:\d+/)
+    expect(logger.warnings[0]).toContain(`${bound} bytes`)
+
+    // The connection is dropped, not left half-open.
+    stalled.resume()
+    await closed
+
+    await fast.waitForWrites(writes)
+    expect(revisionsOf(fast.writes(), '/slow')).toEqual(range(0, writes - 1))
+    await waitFor(() => atomkv.stats().queuedBytes === 0, 'the queues to drain')
+  })
+
+  it('resumes after being cut off, missing nothing', async () => {
+    const bound = 32 * 1024
+    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound })
+    const pad = 'y'.repeat(8 * 1024)
+    await set(url, '/s/a', { n: -1, pad })
+    // A client that has seen /s/a:0, then stops reading until it is cut off.
+    const stalled = stalledStream(port, '/s/')
+    await waitFor(() => atomkv.stats().streams === 1, 'the stream')
+    let writes = 0
+    while (atomkv.stats().streams === 1) {
+      if (writes === 5000) throw new Error('the stalled subscriber was never cut off')
+      await set(url, '/s/a', { n: writes++, pad })
+    }
+    stalled.destroy()
+    // It reconnects with the last id it saw.
+    const resumed = await SSEClient.open(`${url}/s/`, { 'last-event-id': '/s/a:0' })
+    await resumed.waitForWrites(writes)
+    expect(resumed.events.some((e) => e.event !== undefined)).toBe(false)
+    expect(revisionsOf(resumed.writes(), '/s/a')).toEqual(range(1, writes))
+  })
+})

@@ -1,0 +1,218 @@
+// The building blocks on their own, for the cases the HTTP tests cannot reach.
+
+import { describe, expect, it } from 'vitest'
+import { Backlog } from '../src/backlog.js'
+import { Hub } from '../src/hub.js'
+import { MemoryStore } from '../src/memory-store.js'
+import type { Store } from '../src/store.js'
+import { prefixesOf } from '../src/paths.js'
+import { acceptsEventStream, encodeComment, encodeFrame, encodeWrite } from '../src/sse.js'
+import { capturingLogger } from './helpers.js'
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+describe('SSE frames', () => {
+  it('encodes a write as id and data', () => {
+    expect(text(encodeWrite('/a/b', 7, '{"x":1}'))).toBe('id:/a/b:7\ndata:{"x":1}\n\n')
+  })
+
+  it('never lets a line break out of a field', () => {
+    const frame = text(encodeFrame({ id: 'a\nid:b\r', event: 'x\r\nevent:y', data: '1\n\ndata:2\r3' }))
+    expect(frame).toBe('id:aid:b\nevent:xevent:y\ndata:1\ndata:\ndata:data:2\ndata:3\n\n')
+    // One frame: the only blank line is the last.
+    expect(frame.indexOf('\n\n')).toBe(frame.length - 2)
+    expect(text(encodeComment('a\nb'))).toBe(':ab\n\n')
+  })
+
+  it('writes an empty id line for a null id', () => {
+    expect(text(encodeFrame({ id: null, event: 'ready', data: '{}' }))).toBe('id:\nevent:ready\ndata:{}\n\n')
+  })
+
+  it('negotiates text/event-stream', () => {
+    expect(acceptsEventStream('text/event-stream')).toBe(true)
+    expect(acceptsEventStream('text/html, text/event-stream;q=0.5')).toBe(true)
+    expect(acceptsEventStream('text/event-stream ; charset=utf-8')).toBe(true)
+    expect(acceptsEventStream('text/event-stream;q=0')).toBe(false)
+    expect(acceptsEventStream('text/event-streams')).toBe(false)
+    expect(acceptsEventStream('*/*')).toBe(false)
+    expect(acceptsEventStream(null)).toBe(false)
+  })
+})
+
+describe('paths', () => {
+  it('lists the prefixes that cover a key, nearest first', () => {
+    expect(prefixesOf('/a/b/c')).toEqual(['/a/b/', '/a/'])
+    expect(prefixesOf('/a')).toEqual([])
+  })
+})
+
+describe('Backlog', () => {
+  const frame = (size: number) => new Uint8Array(size)
+
+  it('evicts the oldest events by count and by bytes, with their ids', () => {
+    const backlog = new Backlog({ maxEvents: 3, maxBytes: 100 })
+    for (let i = 0; i < 5; i++) backlog.append('/k', i, `/k:${i}`, frame(10))
+    expect(backlog.events).toBe(3)
+    expect(backlog.find('/k:1')).toBeUndefined()
+    expect(backlog.find('/k:2')).toBe(3)
+    expect(backlog.at(3)?.id).toBe('/k:2')
+    backlog.append('/k', 5, '/k:5', frame(90))
+    expect(backlog.events).toBe(2)
+    expect(backlog.bytes).toBe(100)
+    expect(backlog.find('/k:3')).toBeUndefined()
+    expect(backlog.newest?.id).toBe('/k:5')
+  })
+
+  it('points a reused id (a key re-created after expiry) at its newest event', () => {
+    const backlog = new Backlog({ maxEvents: 3 })
+    backlog.append('/k', 0, '/k:0', frame(1))
+    backlog.append('/k', 0, '/k:0', frame(1))
+    expect(backlog.find('/k:0')).toBe(2)
+    backlog.append('/x', 0, '/x:0', frame(1))
+    backlog.append('/x', 1, '/x:1', frame(1))
+    // Evicting the older /k:0 leaves the newer one findable.
+    expect(backlog.find('/k:0')).toBe(2)
+  })
+
+  it('stays consistent over many appends (compaction)', () => {
+    const backlog = new Backlog({ maxEvents: 100 })
+    for (let i = 0; i < 5000; i++) backlog.append('/k', i, `/k:${i}`, frame(1))
+    expect(backlog.events).toBe(100)
+    for (let seq = 4901; seq <= 5000; seq++) expect(backlog.at(seq)?.revision).toBe(seq - 1)
+    expect(backlog.at(4900)).toBeUndefined()
+  })
+})
+
+describe('Hub', () => {
+  function setup(backlogEvents: number) {
+    const logger = capturingLogger()
+    const store = new MemoryStore()
+    const hub = new Hub(store, {
+      heartbeatMs: 0,
+      maxSubscriberBacklogBytes: 1 << 20,
+      maxStreams: 10,
+      backlog: { maxEvents: backlogEvents },
+      logger,
+    })
+    return { logger, store, hub }
+  }
+
+  it('cuts off a stream whose resume point leaves the backlog before its replay is read', async () => {
+    const { logger, store, hub } = setup(10)
+    for (let i = 0; i < 5; i++) await store.set('/g', String(i))
+    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
+    // The replay is read lazily; before anything is read, the backlog moves on.
+    for (let i = 5; i < 30; i++) await store.set('/g', String(i))
+    const reader = subscriber.stream.getReader()
+    await expect(reader.read()).rejects.toThrow(/left the backlog/)
+    expect(logger.warnings[0]).toMatch(/cut off stream #1 \(\/g\)/)
+    expect(hub.streams).toBe(0)
+  })
+
+  it('replays lazily: a stream that reads in time gets every event', async () => {
+    const { store, hub } = setup(10)
+    for (let i = 0; i < 5; i++) await store.set('/g', String(i))
+    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
+    const reader = subscriber.stream.getReader()
+    let received = ''
+    while (!received.includes('id:/g:4\n')) received += text((await reader.read()).value!)
+    for (let i = 5; i < 30; i++) await store.set('/g', String(i))
+    while (!received.includes('id:/g:29\n')) received += text((await reader.read()).value!)
+    const ids = [...received.matchAll(/id:\/g:(\d+)/g)].map((m) => Number(m[1]))
+    expect(ids).toEqual(Array.from({ length: 29 }, (_, i) => i + 1))
+    await reader.cancel()
+    expect(hub.streams).toBe(0)
+  })
+
+  it('ends streams on closeStreams()', async () => {
+    const { hub } = setup(10)
+    const subscriber = hub.open({ subscriptions: ['/a', '/b/'], initial: [] })!
+    expect(hub.subscriptions).toBe(2)
+    const reader = subscriber.stream.getReader()
+    expect(text((await reader.read()).value!)).toBe(':ok\n\n')
+    expect(hub.closeStreams()).toBe(1)
+    expect(await reader.read()).toEqual({ done: true, value: undefined })
+    expect(hub.subscriptions).toBe(0)
+  })
+})
+
+describe('the ids a stream sends', () => {
+  interface Frame {
+    id: string | undefined
+    event: string | undefined
+  }
+  const parse = (text: string): Frame[] =>
+    text
+      .split('\n\n')
+      .map((block) => block.split('\n').filter((line) => line && !line.startsWith(':')))
+      .filter((lines) => lines.length > 0)
+      .map((lines) => ({
+        id: lines.find((l) => l.startsWith('id:'))?.slice(3),
+        event: lines.find((l) => l.startsWith('event:'))?.slice(6),
+      }))
+
+  async function readUntil(stream: ReadableStream<Uint8Array>, done: (text: string) => boolean): Promise<string> {
+    const reader = stream.getReader()
+    let text = ''
+    while (!done(text)) text += new TextDecoder().decode((await reader.read()).value)
+    await reader.cancel()
+    return text
+  }
+
+  for (const late of [false, true]) {
+    it(`are each a resume point that loses nothing (${late ? 'a store that reads snapshots late' : 'the memory store'})`, async () => {
+      const memory = new MemoryStore()
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      const store: Store = late
+        ? {
+            get: (key) => memory.get(key),
+            set: (key, json) => memory.set(key, json),
+            update: (key, json, revision) => memory.update(key, json, revision),
+            subscribe: (listener) => memory.subscribe(listener),
+            size: () => memory.size(),
+            async list(subscriptions) {
+              await released
+              return memory.list(subscriptions)
+            },
+          }
+        : memory
+      const hub = new Hub(store, {
+        heartbeatMs: 0,
+        maxSubscriberBacklogBytes: 1 << 20,
+        maxStreams: 1000,
+        backlog: {},
+        logger: capturingLogger(),
+      })
+      const write = (key: string) => memory.set(key, '1')
+      for (const key of ['/i/a', '/s/x', '/i/b', '/z', '/s/y', '/i/a', '/s/x', '/i/c', '/s/y']) await write(key)
+      const resumePoint = '/s/x:0'
+      const open = (lastEventId: string, init: boolean) =>
+        hub.open({ subscriptions: ['/i/', '/s/'], initial: init ? ['/i/'] : [], lastEventId })!
+
+      const first = open(resumePoint, true)
+      // Writes while the stream opens (and, for the late store, before its snapshot is read).
+      for (const key of ['/s/x', '/i/b', '/s/z', '/i/d']) await write(key)
+      release()
+      await write('/s/end')
+      const frames = parse(await readUntil(first.stream, (text) => text.includes('id:/s/end:0\n')))
+      expect(frames.some((f) => f.event === 'ready')).toBe(true)
+
+      // What a client must end up with: every /s/ write after the resume point, the last value of each /i/ key.
+      const needed = ['/s/y:0', '/s/x:1', '/s/y:1', '/s/x:2', '/s/z:0', '/s/end:0', '/i/a:1', '/i/b:1', '/i/c:0', '/i/d:0']
+      for (let cut = 0; cut <= frames.length; cut++) {
+        const before = frames.slice(0, cut)
+        const lastId = before.findLast((f) => f.id)?.id ?? resumePoint
+        // Past `ready`, a client has its initial state and reconnects without asking for it again.
+        const sawReady = before.some((f) => f.event === 'ready')
+        const again = open(lastId, !sawReady)
+        // A marker written after reconnecting: once it arrives, so has everything before it.
+        await write(`/s/marker${cut}`)
+        const after = parse(await readUntil(again.stream, (text) => text.includes(`id:/s/marker${cut}:0\n`)))
+        const seen = new Set([...before, ...after].filter((f) => f.event === undefined).map((f) => f.id))
+        for (const id of needed) expect(seen.has(id), `cut after ${cut} frames (last id ${lastId}): ${id}`).toBe(true)
+      }
+      hub.close()
+    })
+  }
+})
