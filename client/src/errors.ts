@@ -1,10 +1,13 @@
 /** What went wrong, for code that branches on it. */
 export type AtomKVErrorCode =
   | 'invalid-key' // rejected before any request
+  | 'invalid-value' // not JSON-serializable (undefined, a function, a BigInt, a cycle): rejected before any request
+  | 'too-many-subscriptions' // a connection carries at most 1000 keys and prefixes
   | 'http' // the server answered with an error status
   | 'network' // no answer: the request failed or was cut
   | 'conflict' // modify() gave up after its attempts
   | 'overflow' // a subscription's queue passed its bound
+  | 'too-large' // the stream keeps sending an event larger than the client's maxEventSize
   | 'aborted' // an AbortSignal fired
   | 'closed' // the client was closed
 

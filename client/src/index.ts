@@ -1,2 +1,15 @@
+export { createClient, MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_QUERY } from './client.js'
+export type { AtomKVClient, ClientOptions } from './client.js'
+export type { GetResult } from './http.js'
+export type { Modifier, ModifyOptions } from './modify.js'
+export type {
+  ConnectionStatus,
+  SubscribeOptions,
+  Subscription,
+  WatchEvent,
+  WatchListener,
+  WatchOptions,
+} from './types.js'
 export * from './keys.js'
 export * from './errors.js'
+export * from './cache.js'

@@ -1,0 +1,259 @@
+// createClient(): the requests of the protocol, plus subscriptions that share
+// one event stream per client.
+
+import type { BackoffOptions } from './backoff.js'
+import { Connection, type StreamRequest } from './connection.js'
+import { AtomKVError } from './errors.js'
+import { checkPath, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
+import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
+import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
+import { SubscriptionIterator } from './subscription.js'
+import type {
+  ConnectionStatus,
+  SubscribeOptions,
+  Subscription,
+  WatchEvent,
+  WatchListener,
+  WatchOptions,
+} from './types.js'
+
+export interface ClientOptions {
+  /** Where the service is, path included (`https://example.com/__atomkv`). Relative URLs resolve against the page. */
+  url: string
+  /** The fetch to use; the global one by default. */
+  fetch?: Fetch
+  /** Writes a `subscribe()` iterator holds for a slow reader before it fails with `overflow`. Default 10 000. */
+  maxQueue?: number
+  /** Carry every subscription on one `/.stream` connection (default). `false`: one stream per key or prefix. */
+  multiplex?: boolean
+  retry?: {
+    /** Upper bound of the first reconnection delay. Default 250 ms. */
+    minDelayMs?: number
+    /** Cap of the reconnection delay (delays double up to it, with full jitter). Default 10 s. */
+    maxDelayMs?: number
+    /** A stream that brings nothing (not even the server's keep-alive comment) for this long is replaced. Default 45 s; 0 never. */
+    idleTimeoutMs?: number
+  }
+  /** Largest single event accepted from a stream, in characters; a larger one drops the connection. Default 8 Mi. */
+  maxEventSize?: number
+}
+
+export interface AtomKVClient {
+  /** `[value, revision]`, or `[null, -1]` when the key does not exist. */
+  get<T = unknown>(key: string): Promise<GetResult<T>>
+  /** Force-sets `key`; resolves to its new revision. */
+  set(key: string, value: unknown): Promise<number>
+  /** Compare-and-swap: stores `value` only if `revision` is the key's next one (`0` for a new key). */
+  update(key: string, value: unknown, revision: number): Promise<boolean>
+  /**
+   * Read, `fn`, write with revision + 1; on a conflict, again after a jittered
+   * backoff. `fn` returning `undefined` aborts (resolves to `undefined`).
+   * Resolves to the committed `[value, revision]`; after `maxAttempts`
+   * conflicts rejects with `AtomKVConflictError`.
+   */
+  modify<T = unknown>(key: string, fn: Modifier<T>, options?: ModifyOptions): Promise<[value: T, revision: number] | undefined>
+  /** Every later write of a key, or of every key under a prefix (`/room/`), in order. */
+  subscribe<T = unknown>(keyOrPrefix: string, options?: SubscribeOptions): Subscription<T>
+  /** The callback form of `subscribe()`; returns the unsubscribe function. Throws at once on an invalid path. */
+  watch<T = unknown>(keyOrPrefix: string, listener: WatchListener<T>, options?: WatchOptions): () => void
+  readonly status: ConnectionStatus
+  /** Calls `listener` on every status change; returns the unsubscribe function. */
+  onStatus(listener: (status: ConnectionStatus) => void): () => void
+  /** Ends every stream; iterators finish after what they hold, later calls reject with code `closed`. */
+  close(): void
+}
+
+/** Keys and prefixes one stream carries, the server's limit. */
+export const MAX_SUBSCRIPTIONS = 1000
+/**
+ * The subscription list travels in the stream's URL; servers refuse request
+ * lines past 8–16 KiB. Past this many characters of it, a new path is refused.
+ */
+export const MAX_SUBSCRIPTION_QUERY = 12_000
+
+const DEFAULT_RETRY = { minDelayMs: 250, maxDelayMs: 10_000, idleTimeoutMs: 45_000 }
+
+export function createClient(options: ClientOptions): AtomKVClient {
+  const base = baseUrl(options.url)
+  const transport: Transport = { base, fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)) }
+  const maxQueue = options.maxQueue ?? 10_000
+  if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new RangeError(`maxQueue must be a positive integer, not ${maxQueue}`)
+  const multiplex = options.multiplex ?? true
+  const { idleTimeoutMs, ...backoff } = { ...DEFAULT_RETRY, ...options.retry }
+  const retry: BackoffOptions = backoff
+  const maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
+
+  let closed = false
+  let status: ConnectionStatus = 'closed'
+  const statusListeners = new Set<(status: ConnectionStatus) => void>()
+  const updateStatus = () => {
+    const next = closed ? 'closed' : combinedStatus(connections.values())
+    if (next === status) return
+    status = next
+    for (const listener of [...statusListeners]) {
+      try {
+        listener(next)
+      } catch (error) {
+        setTimeout(() => {
+          throw error
+        })
+      }
+    }
+  }
+
+  // Multiplexed: one connection under the key '', for every path. Otherwise one per path.
+  const connections = new Map<string, Connection>()
+  const connectionFor = (path: string): Connection => {
+    const id = multiplex ? '' : path
+    let connection = connections.get(id)
+    if (!connection) {
+      const created: Connection = new Connection({
+        open: (request, signal) => openStream(transport, multiplex ? null : path, request, signal),
+        retry,
+        idleTimeoutMs,
+        maxEventSize,
+        limits: multiplex ? MULTIPLEXED_LIMITS : undefined,
+        onStatus: (next) => {
+          // A per-path stream with no listener left is done for good.
+          if (!multiplex && next === 'closed' && created.size === 0 && connections.get(id) === created) {
+            connections.delete(id)
+            created.close()
+          }
+          updateStatus()
+        },
+      })
+      connection = created
+      connections.set(id, connection)
+    }
+    return connection
+  }
+
+  const ensureOpen = (key?: string) => {
+    if (closed) throw new AtomKVError('the client is closed', { code: 'closed', key })
+  }
+
+  // Reconnect at once when the page comes back to the foreground or the network returns.
+  const page = typeof document !== 'undefined' && typeof document.addEventListener === 'function' ? document : null
+  const browser = typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? window : null
+  const wake = () => {
+    if (page?.visibilityState === 'hidden') return
+    for (const connection of connections.values()) connection.wake()
+  }
+  page?.addEventListener('visibilitychange', wake)
+  browser?.addEventListener('online', wake)
+
+  return {
+    async get<T>(key: string) {
+      ensureOpen(key)
+      return getKey<T>(transport, key)
+    },
+    async set(key, value) {
+      ensureOpen(key)
+      return setKey(transport, key, value)
+    },
+    async update(key, value, revision) {
+      ensureOpen(key)
+      return updateKey(transport, key, value, revision)
+    },
+    async modify<T>(key: string, fn: Modifier<T>, modifyOptions?: ModifyOptions) {
+      ensureOpen(key)
+      return modifyKey(transport, key, fn, modifyOptions, () => closed)
+    },
+    subscribe<T>(keyOrPrefix: string, subscribeOptions: SubscribeOptions = {}): Subscription<T> {
+      return new SubscriptionIterator<T>({
+        path: keyOrPrefix,
+        initial: subscribeOptions.initial ?? false,
+        maxQueue,
+        signal: subscribeOptions.signal,
+        attach: (spec) => {
+          checkPath(keyOrPrefix, true)
+          ensureOpen(keyOrPrefix)
+          return connectionFor(keyOrPrefix).add(spec)
+        },
+      })
+    },
+    watch<T>(keyOrPrefix: string, listener: WatchListener<T>, watchOptions: WatchOptions = {}) {
+      checkPath(keyOrPrefix, true)
+      ensureOpen(keyOrPrefix)
+      const remove = connectionFor(keyOrPrefix).add({
+        path: keyOrPrefix,
+        initial: watchOptions.initial ?? false,
+        fullResync: true,
+        emit: listener as (event: WatchEvent) => void,
+      })
+      return remove
+    },
+    get status() {
+      return status
+    },
+    onStatus(listener) {
+      statusListeners.add(listener)
+      return () => void statusListeners.delete(listener)
+    },
+    close() {
+      if (closed) return
+      closed = true
+      page?.removeEventListener('visibilitychange', wake)
+      browser?.removeEventListener('online', wake)
+      for (const connection of connections.values()) connection.close()
+      connections.clear()
+      updateStatus()
+    },
+  }
+}
+
+/** The service's base URL: absolute, without query, fragment or trailing slash. */
+function baseUrl(url: string): string {
+  const parsed = new URL(url, typeof location === 'undefined' ? undefined : location.href)
+  return parsed.origin + parsed.pathname.replace(/\/+$/, '')
+}
+
+/** The worst status wins: one stream reconnecting makes the client reconnecting. */
+function combinedStatus(connections: Iterable<Connection>): ConnectionStatus {
+  let combined: ConnectionStatus = 'closed'
+  for (const { status } of connections) {
+    if (status === 'reconnecting') return 'reconnecting'
+    if (status === 'connecting' || (status === 'open' && combined === 'closed')) combined = status
+  }
+  return combined
+}
+
+const MULTIPLEXED_LIMITS = {
+  maxPaths: MAX_SUBSCRIPTIONS,
+  maxQueryLength: MAX_SUBSCRIPTION_QUERY,
+  queryLength: (path: string) => 'init='.length + queryValue(path).length + 1,
+}
+
+/** A path in a query string: `/` needs no escaping there, and keeping it keeps URLs short and legible. */
+function queryValue(value: string): string {
+  return encodeURIComponent(value).replace(/%2F/g, '/')
+}
+
+/** A header carries only printable ASCII; a position naming a non-ASCII key travels in the query instead. */
+const HEADER_SAFE = /^[\x20-\x7e]*$/
+
+function openStream(
+  transport: Transport,
+  path: string | null,
+  request: StreamRequest,
+  signal: AbortSignal,
+): Promise<Response> {
+  const query: string[] = []
+  const headers: Record<string, string> = { accept: 'text/event-stream' }
+  let url: string
+  if (path === null) {
+    for (const p of request.sub) query.push('sub=' + queryValue(p))
+    for (const p of request.init) query.push('init=' + queryValue(p))
+    url = transport.base + '/.stream'
+  } else {
+    if (request.init.length > 0) query.push('initial=1')
+    url = transport.base + path
+  }
+  const position = request.lastEventId
+  if (position !== null) {
+    if (HEADER_SAFE.test(position)) headers['last-event-id'] = position
+    else query.push('last-event-id=' + queryValue(position))
+  }
+  if (query.length > 0) url += '?' + query.join('&')
+  return transport.fetch(url, { headers, signal })
+}

@@ -1,0 +1,161 @@
+// The request/response half of the protocol: GET, POST (force-set) and PUT
+// (compare-and-swap) of one key, with every failure mapped to an AtomKVError.
+
+import { AtomKVError } from './errors.js'
+import { keyProblem } from './keys.js'
+
+export type Fetch = typeof globalThis.fetch
+
+/** Where the service is and how to reach it. `base` has no trailing slash. */
+export interface Transport {
+  readonly base: string
+  readonly fetch: Fetch
+}
+
+/** Error bodies are short text; more than this is someone else's error page and is cut. */
+const MAX_ERROR_TEXT = 512
+
+/** Throws `invalid-key` unless `path` is a key (or, with `allowPrefix`, a prefix). */
+export function checkPath(path: string, allowPrefix = false): void {
+  const problem = keyProblem(path, allowPrefix)
+  if (problem !== undefined) {
+    const what = allowPrefix ? 'key or prefix' : 'key'
+    throw new AtomKVError(`invalid ${what} ${JSON.stringify(String(path))}: ${problem}`, {
+      code: 'invalid-key',
+      key: typeof path === 'string' ? path : undefined,
+    })
+  }
+}
+
+/** The JSON text of `value`, or `invalid-value` for what JSON cannot carry. */
+export function encodeValue(key: string, value: unknown): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (cause) {
+    throw new AtomKVError(`${key}: the value cannot be serialized as JSON`, { code: 'invalid-value', key, cause })
+  }
+  if (text === undefined) {
+    throw new AtomKVError(`${key}: ${typeof value} is not a JSON value`, { code: 'invalid-value', key })
+  }
+  return text
+}
+
+/** Sends one request for `key`; network failures become `network` (or `aborted`) errors. */
+export async function send(
+  transport: Transport,
+  key: string,
+  init: RequestInit & { signal?: AbortSignal | undefined },
+): Promise<Response> {
+  try {
+    return await transport.fetch(transport.base + key, init)
+  } catch (cause) {
+    if (init.signal?.aborted) {
+      throw new AtomKVError(`${key}: aborted`, { code: 'aborted', key, cause: init.signal.reason })
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new AtomKVError(`${key}: request failed (${reason})`, { code: 'network', key, cause })
+  }
+}
+
+/** The error for a response the caller did not expect: the server's own text says why. */
+export async function httpError(key: string | undefined, response: Response): Promise<AtomKVError> {
+  const text = (await readTextPrefix(response, MAX_ERROR_TEXT)).trim()
+  const message = text || `HTTP ${response.status}${response.statusText ? ' ' + response.statusText : ''}`
+  return new AtomKVError(key === undefined ? message : `${key}: ${message}`, {
+    code: 'http',
+    status: response.status,
+    key,
+  })
+}
+
+/** Up to `limit` characters of a body, without buffering the rest of it. */
+async function readTextPrefix(response: Response, limit: number): Promise<string> {
+  if (!response.body) return ''
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  try {
+    while (text.length < limit) {
+      const { done, value } = await reader.read()
+      if (done) return text + decoder.decode()
+      text += decoder.decode(value, { stream: true })
+    }
+    reader.cancel().catch(() => {})
+    return text.slice(0, limit) + '…'
+  } catch {
+    return text
+  }
+}
+
+function revisionOf(key: string, response: Response): number {
+  const header = response.headers.get('x-revision')
+  const revision = header === null ? NaN : Number(header)
+  if (!Number.isInteger(revision)) {
+    throw new AtomKVError(`${key}: the answer carries no valid X-Revision header`, {
+      code: 'http',
+      status: response.status,
+      key,
+    })
+  }
+  return revision
+}
+
+/** A key's value and revision; `[null, -1]` when it does not exist. */
+export type GetResult<T> = [value: T | null, revision: number]
+
+export async function getKey<T>(transport: Transport, key: string, signal?: AbortSignal): Promise<GetResult<T>> {
+  checkPath(key)
+  const response = await send(transport, key, { method: 'GET', signal })
+  if (response.status === 404) {
+    await drain(response)
+    return [null, -1]
+  }
+  if (!response.ok) throw await httpError(key, response)
+  const revision = revisionOf(key, response)
+  let text: string
+  try {
+    text = await response.text()
+  } catch (cause) {
+    if (signal?.aborted) throw new AtomKVError(`${key}: aborted`, { code: 'aborted', key, cause: signal.reason })
+    throw new AtomKVError(`${key}: the answer was cut`, { code: 'network', key, cause })
+  }
+  try {
+    return [JSON.parse(text) as T, revision]
+  } catch (cause) {
+    throw new AtomKVError(`${key}: the answer is not JSON`, { code: 'http', status: response.status, key, cause })
+  }
+}
+
+export async function setKey(transport: Transport, key: string, value: unknown): Promise<number> {
+  checkPath(key)
+  const body = encodeValue(key, value)
+  const response = await send(transport, key, { method: 'POST', body, headers: JSON_BODY })
+  if (!response.ok) throw await httpError(key, response)
+  await drain(response)
+  return revisionOf(key, response)
+}
+
+/** Compare-and-swap: `true` when stored as `revision`, `false` on a conflict (409). */
+export async function updateKey(transport: Transport, key: string, value: unknown, revision: number): Promise<boolean> {
+  checkPath(key)
+  const body = encodeValue(key, value)
+  const response = await send(transport, key, {
+    method: 'PUT',
+    body,
+    headers: { ...JSON_BODY, 'x-revision': String(revision) },
+  })
+  if (response.status !== 409 && !response.ok) throw await httpError(key, response)
+  await drain(response)
+  return response.ok
+}
+
+const JSON_BODY = { 'content-type': 'application/json' }
+
+/**
+ * Reads a short body to its end: a fully read response lets the connection be
+ * reused, where a cancelled one may be torn down.
+ */
+async function drain(response: Response): Promise<void> {
+  await response.arrayBuffer().catch(() => {})
+}

@@ -1,0 +1,144 @@
+// Test helpers: a real server on an ephemeral port, a fetch that counts, and
+// waiting for a condition instead of sleeping.
+
+import { serve, type AtomKVServer, type ServeOptions } from '@atomkv/server'
+import { afterAll, afterEach } from 'vitest'
+import { createClient, type AtomKVClient, type ClientOptions, type WatchEvent } from '../src/index.js'
+
+const clients: AtomKVClient[] = []
+const servers: AtomKVServer[] = []
+const closing: Promise<void>[] = []
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close()
+  // A server's close() may wait up to its 1 s grace for sockets of aborted
+  // streams; let that run alongside the next tests instead of before them.
+  for (const server of servers.splice(0)) closing.push(server.close())
+})
+afterAll(async () => {
+  await Promise.all(closing)
+})
+
+/** A server for this test, closed after it. */
+export async function startServer(options: ServeOptions = {}): Promise<AtomKVServer> {
+  const server = await serve({ port: 0, hostname: '127.0.0.1', logger: false, ...options })
+  servers.push(server)
+  return server
+}
+
+/** A client for this test, closed after it; fast retries so reconnection tests stay short. */
+export function startClient(url: string, options: Partial<ClientOptions> = {}): AtomKVClient {
+  const client = createClient({ url, retry: { minDelayMs: 20, maxDelayMs: 200 }, ...options })
+  clients.push(client)
+  return client
+}
+
+export interface CountingFetch {
+  fetch: typeof fetch
+  /** Every request made, as `METHOD url`. */
+  requests: string[]
+  /** Requests that opened a stream. */
+  streams(): string[]
+}
+
+export function countingFetch(): CountingFetch {
+  const requests: string[] = []
+  return {
+    requests,
+    fetch: (input, init) => {
+      requests.push(`${init?.method ?? 'GET'} ${String(input)}`)
+      return fetch(input, init)
+    },
+    streams: () => requests.filter((r) => r.includes('/.stream')),
+  }
+}
+
+/** Resolves once `condition` holds (polled), or fails after `timeoutMs` with `message`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  message = 'condition',
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await condition()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Reads `count` entries from an iterator; fails if they take longer than `timeoutMs`. */
+export async function take<T>(iterator: AsyncIterator<T>, count: number, timeoutMs = 10_000): Promise<T[]> {
+  const out: T[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${out.length} of ${count} entries`)), timeoutMs)
+  })
+  try {
+    while (out.length < count) {
+      const result = await Promise.race([iterator.next(), timeout])
+      if (result.done) throw new Error(`the iterator ended after ${out.length} of ${count} entries`)
+      out.push(result.value)
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+  return out
+}
+
+/** A fetch whose stream requests wait while the gate is shut: a controllable outage. */
+export function gatedFetch(inner: typeof fetch = fetch) {
+  let open = true
+  let release: () => void = () => {}
+  let opened = Promise.resolve()
+  const streamRequests: string[] = []
+  const gate = {
+    streamRequests,
+    shut() {
+      if (!open) return
+      open = false
+      opened = new Promise((resolve) => (release = resolve))
+    },
+    open() {
+      open = true
+      release()
+    },
+    fetch: (async (input, init) => {
+      const url = String(input)
+      if (url.includes('/.stream') || new Headers(init?.headers).get('accept') === 'text/event-stream') {
+        streamRequests.push(url)
+        const signal = init?.signal
+        await Promise.race([
+          opened,
+          new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true })),
+        ])
+      }
+      return inner(input, init)
+    }) as typeof fetch,
+  }
+  return gate
+}
+
+/** Collects a watch() listener's events. */
+export function recorder<T = unknown>() {
+  const events: WatchEvent<T>[] = []
+  const state = new Map<string, [T, number]>()
+  let resetAt = -1 // index of the last reset's events, until its ready
+  return {
+    events,
+    /** What the events say the covered keys hold, applying resets as a cache would. */
+    state,
+    listener: (event: WatchEvent<T>) => {
+      events.push(event)
+      if (event.type === 'value') state.set(event.key, [event.value, event.revision])
+      if (event.type === 'reset') resetAt = events.length
+      if (event.type === 'ready' && resetAt >= 0) {
+        const sent = new Set(events.slice(resetAt).flatMap((e) => (e.type === 'value' ? [e.key] : [])))
+        for (const key of state.keys()) if (!sent.has(key)) state.delete(key)
+        resetAt = -1
+      }
+    },
+    /** The events as short strings: `/key:revision`, `reset`, `ready`, `error`. */
+    types: () => events.map((e) => (e.type === 'value' ? `${e.key}:${e.revision}` : e.type)),
+  }
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest'
+import { AtomKVError } from '../src/index.js'
+import { startClient, startServer, take, waitFor } from './helpers.js'
+
+/** Runs `count` jobs, `width` at a time. */
+async function pool(count: number, width: number, job: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < count) await job(next++)
+  }
+  await Promise.all(Array.from({ length: width }, worker))
+}
+
+describe('subscribe', () => {
+  it('sees a burst of 1000 writes to one key in order, each revision once', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe<number>('/burst')
+    await sub.ready
+    await pool(1000, 16, (i) => kv.set('/burst', i))
+    const entries = await take(sub, 1000)
+    expect(entries.map(([, , revision]) => revision)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+    expect(entries.every(([key]) => key === '/burst')).toBe(true)
+    expect(await kv.get('/burst')).toEqual([entries[999]![1], 999])
+    await sub.return()
+  })
+
+  it('gets only writes made after it subscribed', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    await kv.set('/old', 'before')
+    await kv.set('/p/old', 'before')
+    const key = kv.subscribe('/old')
+    const prefix = kv.subscribe('/p/')
+    await Promise.all([key.ready, prefix.ready])
+    await kv.set('/p/old', 'after')
+    await kv.set('/old', 'after')
+    expect(await take(key, 1)).toEqual([['/old', 'after', 1]])
+    expect(await take(prefix, 1)).toEqual([['/p/old', 'after', 1]])
+  })
+
+  it('yields the current state first with initial', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    await kv.set('/p/a', 1)
+    await kv.set('/p/b/c', 2)
+    await kv.set('/p/a', 3)
+    const sub = kv.subscribe('/p/', { initial: true })
+    const first = await take(sub, 2)
+    expect(first.sort()).toEqual([['/p/a', 3, 1], ['/p/b/c', 2, 0]])
+    await kv.set('/p/b/c', 4)
+    expect(await take(sub, 1)).toEqual([['/p/b/c', 4, 1]])
+  })
+
+  it('follows a prefix: /p/ sees /p/a and /p/a/b, never /pq or /p', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe('/p/')
+    await sub.ready
+    for (const key of ['/pq', '/p', '/p/a', '/pq/a', '/p/a/b', '/q/p/a']) await kv.set(key, key)
+    await kv.set('/p/end', 'end')
+    expect((await take(sub, 3)).map(([key]) => key)).toEqual(['/p/a', '/p/a/b', '/p/end'])
+  })
+
+  it('keeps what arrives while the consumer is busy', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe<number>('/slow')
+    await sub.ready
+    const writer = pool(200, 4, (i) => kv.set('/slow', i))
+    const revisions: number[] = []
+    for await (const [, , revision] of sub) {
+      revisions.push(revision)
+      if (revisions.length % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 20)) // busy
+      if (revisions.length === 200) break
+    }
+    await writer
+    expect(revisions).toEqual(Array.from({ length: 200 }, (_, i) => i))
+  })
+
+  it('fails with overflow after yielding its queue when the reader falls maxQueue behind', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 5 })
+    const sub = kv.subscribe<number>('/fast')
+    await sub.ready
+    for (let i = 0; i < 8; i++) await kv.set('/fast', i)
+    await waitFor(() => server.atomkv.stats().subscriptions === 0, 'the overflowing subscription to be dropped')
+    expect(await take(sub, 5)).toEqual([0, 1, 2, 3, 4].map((i) => ['/fast', i, i]))
+    const error = await sub.next().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AtomKVError)
+    expect(error).toMatchObject({ code: 'overflow', key: '/fast' })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+  })
+
+  it('unsubscribes on break, on return() and on abort', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const subscriptions = () => server.atomkv.stats().subscriptions
+
+    const sub = kv.subscribe('/b')
+    await sub.ready
+    expect(subscriptions()).toBe(1)
+    void kv.set('/b', 1)
+    for await (const _ of sub) break
+    await waitFor(() => subscriptions() === 0, 'break to unsubscribe')
+    expect(kv.status).toBe('closed')
+
+    const controller = new AbortController()
+    const aborted = kv.subscribe('/c', { signal: controller.signal })
+    await aborted.ready
+    const pending = aborted.next()
+    controller.abort()
+    await expect(pending).rejects.toMatchObject({ code: 'aborted', key: '/c' })
+    await waitFor(() => subscriptions() === 0, 'abort to unsubscribe')
+
+    const returned = kv.subscribe('/d')
+    await returned.ready
+    const waiting = returned.next()
+    await returned.return()
+    expect(await waiting).toEqual({ done: true, value: undefined })
+    await waitFor(() => subscriptions() === 0, 'return() to unsubscribe')
+  })
+
+  it('ends iterators after what they hold when the client closes', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe('/e')
+    await sub.ready
+    await kv.set('/e', 1)
+    await waitFor(async () => (await kv.get('/e'))[1] === 0)
+    const done = kv.subscribe('/f')
+    const pending = done.next()
+    // let the write reach the stream before closing
+    const first = await sub.next()
+    kv.close()
+    expect(first.value).toEqual(['/e', 1, 0])
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+    expect(await pending).toEqual({ done: true, value: undefined })
+    await waitFor(() => server.atomkv.stats().streams === 0, 'the stream to close')
+  })
+})
