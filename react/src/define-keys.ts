@@ -1,0 +1,29 @@
+// Typed keys: declare each key's value type once, get hooks that know them.
+
+import type { PrefixSnapshot, SchemaKey, SchemaPrefix, SchemaPrefixValue, SchemaValue } from '@atomkv/client'
+import { useAtomKV, type AtomKVKeyState, type UseAtomKVOptions } from './use-atomkv.js'
+import { useAtomKVPrefix } from './use-atomkv-prefix.js'
+
+export interface TypedAtomKVHooks<Schema> {
+  /** `useAtomKV` with the key's type from the schema: `value` is `Value | null` (null: the key is missing). */
+  useAtomKV<K extends SchemaKey<Schema>, S = SchemaValue<Schema, K> | null>(
+    key: K,
+    options?: UseAtomKVOptions<SchemaValue<Schema, K>, S>,
+  ): AtomKVKeyState<SchemaValue<Schema, K>, S>
+  /** `useAtomKVPrefix` with the entries' type from the schema. */
+  useAtomKVPrefix<P extends SchemaPrefix<Schema>>(prefix: P): PrefixSnapshot<SchemaPrefixValue<Schema, P>>
+}
+
+/**
+ * Hooks typed by a schema of keys: `{ '/counter': number; '/todos/': Todo }`
+ * (a name ending in `/` types every key under it). Costs nothing at run time:
+ * the hooks are the untyped ones.
+ *
+ * ```ts
+ * export const { useAtomKV, useAtomKVPrefix } = defineKeys<{ '/counter': number; '/todos/': Todo }>()
+ * useAtomKV('/counter').value // number | null
+ * ```
+ */
+export function defineKeys<Schema extends object>(): TypedAtomKVHooks<Schema> {
+  return { useAtomKV, useAtomKVPrefix } as TypedAtomKVHooks<Schema>
+}

@@ -1,0 +1,20 @@
+export { AtomKVProvider, useAtomKVClient, type AtomKVProviderProps } from './context.js'
+export { useAtomKV, type AtomKVKeyState, type UseAtomKVOptions } from './use-atomkv.js'
+export { useAtomKVPrefix } from './use-atomkv-prefix.js'
+export { useAtomKVStatus } from './use-atomkv-status.js'
+export { defineKeys, type TypedAtomKVHooks } from './define-keys.js'
+export type {
+  AtomKVCache,
+  AtomKVClient,
+  ConnectionStatus,
+  EntryStatus,
+  KeySnapshot,
+  Modifier,
+  ModifyOptions,
+  PrefixItem,
+  PrefixSnapshot,
+  SchemaKey,
+  SchemaPrefix,
+  SchemaPrefixValue,
+  SchemaValue,
+} from '@atomkv/client'

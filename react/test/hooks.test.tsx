@@ -1,0 +1,323 @@
+import { act, cleanup, render, screen, waitFor } from '@testing-library/react'
+import { StrictMode, type ReactNode } from 'react'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { getCache, type AtomKVClient } from '@atomkv/client'
+import {
+  AtomKVProvider,
+  useAtomKV,
+  useAtomKVClient,
+  useAtomKVPrefix,
+  useAtomKVStatus,
+  type AtomKVKeyState,
+} from '../src/index.js'
+import { afterRestart, startServer, until, type Harness } from './helpers.js'
+
+// Render counts by component id: the proof that a component did (not) re-render.
+let renders: Record<string, number> = {}
+const rendered = (id: string) => (renders[id] = (renders[id] ?? 0) + 1)
+
+/** The latest hook state of each `Show`, to call its `update` from the test. */
+let states: Record<string, AtomKVKeyState<number>> = {}
+
+function Show({ id, k }: { id: string; k: string }) {
+  rendered(id)
+  const state = useAtomKV<number>(k)
+  states[id] = state
+  return (
+    <p data-testid={id}>
+      {state.status}:{JSON.stringify(state.value)}@{state.revision}
+    </p>
+  )
+}
+
+const text = (id: string) => screen.getByTestId(id).textContent
+const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 })
+
+let h: Harness
+let client: AtomKVClient
+let writer: AtomKVClient
+
+function withClient(children: ReactNode, c: AtomKVClient = client) {
+  return (
+    <AtomKVProvider client={c} releaseDelay={20}>
+      {children}
+    </AtomKVProvider>
+  )
+}
+
+beforeEach(async () => {
+  renders = {}
+  states = {}
+  h = await startServer()
+  client = h.client()
+  writer = h.client()
+})
+
+afterEach(async () => {
+  cleanup()
+  await h.cleanup()
+})
+
+describe('useAtomKV', () => {
+  it('keeps two components on one key in sync, and never re-renders one on another key', async () => {
+    await writer.set('/a', 1)
+    await writer.set('/b', 1)
+    render(
+      withClient(
+        <>
+          <Show id="a1" k="/a" />
+          <Show id="a2" k="/a" />
+          <Show id="b" k="/b" />
+        </>,
+      ),
+    )
+    await eventually(() => {
+      expect(text('a1')).toBe('ready:1@0')
+      expect(text('a2')).toBe('ready:1@0')
+      expect(text('b')).toBe('ready:1@0')
+    })
+    expect(getCache(client).size).toBe(2) // one entry per key, shared
+    expect(h.server.atomkv.stats().subscriptions).toBe(2)
+    const bRenders = renders.b
+
+    await writer.set('/a', 2) // another client's write
+    await eventually(() => {
+      expect(text('a1')).toBe('ready:2@1')
+      expect(text('a2')).toBe('ready:2@1')
+    })
+    expect(renders.b).toBe(bRenders)
+
+    // A write from one component shows in the other.
+    await act(() => states.a1!.update((n) => (n ?? 0) + 10))
+    await eventually(() => expect(text('a2')).toBe('ready:12@2'))
+    expect(renders.b).toBe(bRenders)
+  })
+
+  it('shows a missing key as null, revision -1, ready; initialValue while loading', async () => {
+    function WithInitial() {
+      const { value, status } = useAtomKV('/missing', { initialValue: 42 })
+      return <p data-testid="initial">{`${status}:${value}`}</p>
+    }
+    render(withClient(<WithInitial />))
+    expect(text('initial')).toBe('loading:42') // the first render, before any answer
+    await eventually(() => expect(text('initial')).toBe('ready:null'))
+  })
+
+  it('select re-renders only when the slice changes', async () => {
+    interface Todo {
+      title: string
+      done: boolean
+    }
+    await writer.set('/todo', { title: 'milk', done: false })
+    function Title() {
+      rendered('title')
+      const { value } = useAtomKV('/todo', { select: (todo: Todo | null) => todo?.title ?? '' })
+      return <p data-testid="title">{value}</p>
+    }
+    function Whole() {
+      rendered('whole')
+      const { value } = useAtomKV<Todo>('/todo')
+      return <p data-testid="whole">{JSON.stringify(value)}</p>
+    }
+    render(
+      withClient(
+        <>
+          <Title />
+          <Whole />
+        </>,
+      ),
+    )
+    await eventually(() => expect(text('title')).toBe('milk'))
+    const titleRenders = renders.title!
+    const wholeRenders = renders.whole!
+
+    await writer.set('/todo', { title: 'milk', done: true })
+    await eventually(() => expect(text('whole')).toContain('"done":true'))
+    expect(renders.whole).toBe(wholeRenders + 1)
+    expect(renders.title).toBe(titleRenders) // same slice: no render
+
+    await writer.set('/todo', { title: 'bread', done: true })
+    await eventually(() => expect(text('title')).toBe('bread'))
+    expect(renders.title).toBe(titleRenders + 1)
+  })
+
+  it('select with isEqual compares slices structurally', async () => {
+    await writer.set('/pos', { x: 1, y: 1, t: 0 })
+    function Pos() {
+      rendered('pos')
+      const { value } = useAtomKV('/pos', {
+        select: (p: { x: number; y: number; t: number } | null) => [p?.x, p?.y],
+        isEqual: (a, b) => a[0] === b[0] && a[1] === b[1],
+      })
+      return <p data-testid="pos">{value.join(',')}</p>
+    }
+    render(withClient(<Pos />))
+    await eventually(() => expect(text('pos')).toBe('1,1'))
+    const count = renders.pos!
+    await writer.set('/pos', { x: 1, y: 1, t: 1 })
+    await writer.set('/pos', { x: 2, y: 1, t: 2 })
+    await eventually(() => expect(text('pos')).toBe('2,1'))
+    expect(renders.pos).toBe(count + 1)
+  })
+
+  it('two renderers updating 50 times each, at once, end at exactly 100', async () => {
+    const other = h.client()
+    render(withClient(<Show id="left" k="/counter" />))
+    render(withClient(<Show id="right" k="/counter" />, other))
+    await eventually(() => {
+      expect(text('left')).toBe('ready:null@-1')
+      expect(text('right')).toBe('ready:null@-1')
+    })
+    const run = async (id: string) => {
+      for (let i = 0; i < 50; i++) {
+        const committed = await states[id]!.update((n) => (n ?? 0) + 1)
+        expect(committed).toBeGreaterThan(0)
+      }
+    }
+    await act(() => Promise.all([run('left'), run('right')]))
+    await eventually(() => {
+      expect(text('left')).toBe('ready:100@99')
+      expect(text('right')).toBe('ready:100@99')
+    })
+    expect(await writer.get('/counter')).toEqual([100, 99])
+  })
+
+  it('follows a change of key, releasing the old one', async () => {
+    await writer.set('/page/1', 1)
+    await writer.set('/page/2', 2)
+    const view = render(withClient(<Show id="page" k="/page/1" />))
+    await eventually(() => expect(text('page')).toBe('ready:1@0'))
+    view.rerender(withClient(<Show id="page" k="/page/2" />))
+    await eventually(() => expect(text('page')).toBe('ready:2@0'))
+    await until(() => getCache(client).observers('/page/1') === 0 && getCache(client).size === 1, 'the old key released')
+    await until(() => h.server.atomkv.stats().subscriptions === 1, 'one subscription left')
+  })
+
+  it('throws a clear error outside a provider', () => {
+    function Orphan() {
+      useAtomKV('/x')
+      return null
+    }
+    const quiet = console.error
+    console.error = () => {}
+    try {
+      expect(() => render(<Orphan />)).toThrow(/inside <AtomKVProvider/)
+    } finally {
+      console.error = quiet
+    }
+  })
+})
+
+describe('subscriptions', () => {
+  it('StrictMode: one subscription per key while mounted, none after unmount and the delay', async () => {
+    const streams: string[] = []
+    const counted = h.client({
+      fetch: (input, init) => {
+        if (String(input).includes('/.stream')) streams.push(String(input))
+        return fetch(input, init)
+      },
+    })
+    const view = render(
+      <StrictMode>
+        {withClient(
+          <>
+            <Show id="s1" k="/s/1" />
+            <Show id="s1b" k="/s/1" />
+            <Show id="s2" k="/s/2" />
+          </>,
+          counted,
+        )}
+      </StrictMode>,
+    )
+    await eventually(() => expect(text('s2')).toBe('ready:null@-1'))
+    expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 2 })
+    expect(getCache(counted).size).toBe(2)
+    expect(getCache(counted).observers('/s/1')).toBe(2)
+    expect(streams).toHaveLength(1) // the double mount did not reopen the stream
+
+    view.unmount()
+    await until(() => getCache(counted).size === 0, 'the entries released')
+    await until(() => h.server.atomkv.stats().streams === 0, 'the stream closed')
+    expect(h.server.atomkv.stats().subscriptions).toBe(0)
+  })
+
+  it('20 components on 20 keys share one stream and each gets its updates', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => i)
+    render(withClient(ids.map((i) => <Show key={i} id={`k${i}`} k={`/many/${i}`} />)))
+    await eventually(() => {
+      for (const i of ids) expect(text(`k${i}`)).toBe('ready:null@-1')
+    })
+    expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 20 })
+
+    await Promise.all(ids.map((i) => writer.set(`/many/${i}`, i * i)))
+    await eventually(() => {
+      for (const i of ids) expect(text(`k${i}`)).toBe(`ready:${i * i}@0`)
+    })
+    // Each component rendered for its own key's changes only: mount, ready, the write (StrictMode is off).
+    for (const i of ids) expect(renders[`k${i}`]).toBe(3)
+    expect(h.server.atomkv.stats().streams).toBe(1)
+  })
+
+  it('a provider made from a url makes its client and closes it on unmount', async () => {
+    function Probe() {
+      const client = useAtomKVClient()
+      return <p data-testid="url">{typeof client.watch}</p>
+    }
+    const view = render(
+      <StrictMode>
+        <AtomKVProvider url={h.server.url} releaseDelay={0}>
+          <Probe />
+          <Show id="u" k="/u" />
+        </AtomKVProvider>
+      </StrictMode>,
+    )
+    expect(text('url')).toBe('function')
+    await eventually(() => expect(text('u')).toBe('ready:null@-1'))
+    expect(h.server.atomkv.stats().streams).toBe(1)
+    view.unmount()
+    await until(() => h.server.atomkv.stats().streams === 0, 'the owned client closed')
+  })
+})
+
+describe('useAtomKVPrefix', () => {
+  it('is a live list of every key under the prefix', async () => {
+    await writer.set('/todos/1', 'one')
+    function List() {
+      rendered('list')
+      const { entries, status } = useAtomKVPrefix<string>('/todos/')
+      return (
+        <ul data-testid="list" data-status={status}>
+          {[...entries].map(([key, { value, revision }]) => (
+            <li key={key}>{`${key}=${value}@${revision}`}</li>
+          ))}
+        </ul>
+      )
+    }
+    render(withClient(<List />))
+    await eventually(() => expect(screen.getByTestId('list').dataset.status).toBe('ready'))
+    expect(text('list')).toBe('/todos/1=one@0')
+    await writer.set('/todos/2', 'two')
+    await writer.set('/todos/1', 'ONE')
+    await eventually(() => expect(text('list')).toBe('/todos/1=ONE@1/todos/2=two@0'))
+  })
+})
+
+describe('useAtomKVStatus', () => {
+  it('follows the server going away and coming back', async () => {
+    function Status() {
+      const status = useAtomKVStatus()
+      const { value } = useAtomKV<number>('/live')
+      return <p data-testid="status">{`${status}:${value}`}</p>
+    }
+    render(withClient(<Status />))
+    await eventually(() => expect(text('status')).toBe('open:null'))
+
+    await h.stop()
+    await eventually(() => expect(text('status')).toMatch(/^reconnecting:/))
+
+    await h.restart()
+    await eventually(() => expect(text('status')).toMatch(/^open:/))
+    await afterRestart(() => writer.set('/live', 7))
+    await eventually(() => expect(text('status')).toBe('open:7'))
+  })
+})

@@ -1,0 +1,35 @@
+// Which client the stores of a component tree use, when not given one.
+
+import { getCache, type AtomKVClient, type CacheOptions } from '@atomkv/client'
+import { getContext, hasContext, setContext } from 'svelte'
+
+const KEY = Symbol('atomkv-client')
+
+/**
+ * Makes `client` the one that `atomkv()`, `atomkvPrefix()` and `atomkvStatus()`
+ * use in this component and its children. Call it during a component's
+ * initialisation, like `setContext`. `options` tune the client's shared cache.
+ */
+export function setAtomKVClient(client: AtomKVClient, options?: CacheOptions): AtomKVClient {
+  getCache(client, options)
+  return setContext(KEY, client)
+}
+
+/** The client set by `setAtomKVClient` in a parent component. Call it during component initialisation. */
+export function getAtomKVClient(): AtomKVClient {
+  let client: AtomKVClient | undefined
+  try {
+    client = hasContext(KEY) ? getContext<AtomKVClient>(KEY) : undefined
+  } catch (cause) {
+    throw new Error('AtomKV: outside a component, pass the client: atomkv(key, { client })', { cause })
+  }
+  if (!client) {
+    throw new Error('AtomKV: no client: call setAtomKVClient(client) in a parent component, or pass { client }')
+  }
+  return client
+}
+
+/** `client` when given, else the context's. */
+export function resolveClient(client: AtomKVClient | undefined): AtomKVClient {
+  return client ?? getAtomKVClient()
+}

@@ -1,0 +1,25 @@
+export { setAtomKVClient, getAtomKVClient } from './context.js'
+export {
+  atomkv,
+  atomkvPrefix,
+  atomkvStatus,
+  type AtomKVStore,
+  type AtomKVStoreOptions,
+  type AtomKVPrefixStore,
+  type AtomKVPrefixOptions,
+} from './stores.js'
+export type { Live } from './live.js'
+export { defineKeys, type TypedAtomKVStores } from './define-keys.js'
+export type {
+  AtomKVClient,
+  CacheOptions,
+  ConnectionStatus,
+  EntryStatus,
+  Modifier,
+  ModifyOptions,
+  PrefixItem,
+  SchemaKey,
+  SchemaPrefix,
+  SchemaPrefixValue,
+  SchemaValue,
+} from '@atomkv/client'
