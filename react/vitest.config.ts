@@ -13,7 +13,7 @@ export default defineProject({
   },
   test: {
     name: 'react',
-    environment: './test/environment.ts',
+    environment: '../test-support/dom-environment.ts',
     testTimeout: 30_000,
     hookTimeout: 30_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },

@@ -10,7 +10,7 @@ import {
   useAtomKVStatus,
   type AtomKVKeyState,
 } from '../src/index.js'
-import { afterRestart, startServer, until, type Harness } from './helpers.js'
+import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
 
 // Render counts by component id: the proof that a component did (not) re-render.
 let renders: Record<string, number> = {}

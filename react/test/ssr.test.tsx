@@ -4,7 +4,7 @@ import { renderToString } from 'react-dom/server'
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { getCache } from '@atomkv/client'
 import { AtomKVProvider, useAtomKV, useAtomKVPrefix, useAtomKVStatus } from '../src/index.js'
-import { startServer, type Harness } from './helpers.js'
+import { startServer, type Harness } from '../../test-support/harness.js'
 
 let h: Harness
 let requests: string[]

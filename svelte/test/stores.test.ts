@@ -6,7 +6,7 @@ import { atomkv, atomkvPrefix, atomkvStatus } from '../src/index.js'
 import BoardApp from './BoardApp.svelte'
 import Counter from './Counter.svelte'
 import Runes from './Runes.svelte'
-import { afterRestart, startServer, until, type Harness } from './helpers.js'
+import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
 
 const text = (id: string) => screen.getByTestId(id).textContent
 const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 })
