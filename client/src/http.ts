@@ -47,14 +47,20 @@ export async function send(
   key: string,
   init: RequestInit & { signal?: AbortSignal | undefined },
 ): Promise<Response> {
-  try {
-    return await transport.fetch(transport.base + key, init)
-  } catch (cause) {
-    if (init.signal?.aborted) {
-      throw new AtomKVError(`${key}: aborted`, { code: 'aborted', key, cause: init.signal.reason })
+  // A GET may fail on a pooled connection the server closed meanwhile (a
+  // restart on the same port): reading is safe to try once more; writes are not.
+  const tries = (init.method ?? 'GET') === 'GET' ? 2 : 1
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transport.fetch(transport.base + key, init)
+    } catch (cause) {
+      if (init.signal?.aborted) {
+        throw new AtomKVError(`${key}: aborted`, { code: 'aborted', key, cause: init.signal.reason })
+      }
+      if (attempt < tries) continue
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      throw new AtomKVError(`${key}: request failed (${reason})`, { code: 'network', key, cause })
     }
-    const reason = cause instanceof Error ? cause.message : String(cause)
-    throw new AtomKVError(`${key}: request failed (${reason})`, { code: 'network', key, cause })
   }
 }
 
