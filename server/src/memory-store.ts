@@ -1,4 +1,4 @@
-import { isPrefix } from '@atomkv/client'
+import { isPrefix, keyProblem } from '@atomkv/client'
 import { prefixesOf } from './paths.js'
 import { type Entry, type Store, StoreFullError, type Write, type WriteListener } from './store.js'
 
@@ -92,6 +92,44 @@ export class MemoryStore implements Store {
       }
     }
     return Promise.resolve(found)
+  }
+
+  /** Every live entry, oldest write first: what {@link load} takes back after a restart. */
+  entries(): Write[] {
+    const now = Date.now()
+    const found: Write[] = []
+    for (const slot of this.#slots.values()) {
+      if (!this.#expired(slot, now)) found.push({ key: slot.key, json: slot.json, revision: slot.revision })
+    }
+    return found
+  }
+
+  /**
+   * Restores entries with their revisions (a snapshot from `list`, oldest
+   * write first), so a client's compare-and-swap against a restored key is
+   * judged exactly as before a restart. Listeners are not told: these are not
+   * new writes. Only for keys not stored yet; throws (storing nothing) on an
+   * invalid entry, a key already stored, or when the store would pass `maxKeys`.
+   */
+  load(entries: Iterable<Write>): void {
+    const batch = [...entries]
+    const seen = new Set<string>()
+    for (const { key, json, revision } of batch) {
+      const problem = keyProblem(key)
+      if (problem) throw new TypeError(`cannot load ${JSON.stringify(key)}: ${problem}`)
+      if (!Number.isSafeInteger(revision) || revision < 0) {
+        throw new TypeError(`cannot load ${key}: revision must be an integer of at least 0, got ${revision}`)
+      }
+      if (typeof json !== 'string') throw new TypeError(`cannot load ${key}: json must be a string`)
+      JSON.parse(json) // throws a SyntaxError on a corrupt value
+      if (seen.has(key) || this.#live(key)) throw new TypeError(`cannot load ${key}: the key is already stored`)
+      seen.add(key)
+    }
+    if (this.#slots.size + batch.length > this.maxKeys) throw new StoreFullError(this.maxKeys)
+    const writtenAt = Date.now()
+    for (const { key, json, revision } of batch) {
+      this.#slots.set(key, { key, json, revision, writtenAt, order: this.#order++ })
+    }
   }
 
   subscribe(listener: WriteListener): () => void {

@@ -1,0 +1,132 @@
+// `@atomkv/server/vite`: the AtomKV service inside Vite's dev server and
+// `vite preview`, under one base path, with a virtual module that hands the
+// app its URL and a ready client. No second process, no port to configure.
+
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
+import { type AtomKV, createAtomKV } from './app.js'
+import { MemoryStore } from './memory-store.js'
+import type { AtomKVOptions } from './options.js'
+import { Persister, readSeed, readSnapshot, type Seed } from './persist.js'
+
+export type { Seed } from './persist.js'
+
+export interface AtomKVPluginOptions extends AtomKVOptions {
+  /** Where the service is mounted on the dev server. Default `/__atomkv`. */
+  base?: string
+  /** Values written at start: key → value, or a JSON file of that. With `persist`, only keys the file lacks. */
+  seed?: Seed
+  /**
+   * A JSON file that keeps the store across restarts: read at start, written
+   * shortly after each change and on close. Revisions are kept, so a
+   * compare-and-swap after a restart is judged exactly as before it.
+   * Not with `store` (the plugin persists its own in-memory store).
+   */
+  persist?: string
+  /** How long after a change the `persist` file is written. Default 200 ms. */
+  persistDelayMs?: number
+}
+
+export const DEFAULT_BASE = '/__atomkv'
+const VIRTUAL_ID = 'virtual:atomkv'
+const RESOLVED_ID = '\0virtual:atomkv'
+
+/** A running service and what shuts it down with the server. */
+interface Running {
+  atomkv: AtomKV
+  close(): Promise<void>
+}
+
+export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
+  const { base: rawBase = DEFAULT_BASE, seed, persist, persistDelayMs = 200, ...serviceOptions } = options
+  const base = '/' + rawBase.replace(/^\/+|\/+$/g, '')
+  if (base === '/') throw new TypeError('atomkv: base must be a path below the root, such as /__atomkv')
+  if (persist && serviceOptions.store) throw new TypeError('atomkv: persist cannot be used with a custom store')
+  // An absolute origin for code that runs without `location` (server rendering).
+  let origin = 'http://localhost'
+  let running: Promise<Running> | undefined
+
+  async function start(): Promise<Running> {
+    const logger = serviceOptions.logger === false ? undefined : serviceOptions.logger
+    const ownStore = serviceOptions.store ? undefined : new MemoryStore(serviceOptions)
+    const store = serviceOptions.store ?? ownStore!
+    let persister: Persister | undefined
+    let restored = new Set<string>()
+    if (persist) {
+      const entries = (await readSnapshot(persist)) ?? []
+      ownStore!.load(entries)
+      restored = new Set(entries.map((e) => e.key))
+      persister = new Persister(ownStore!, persist, persistDelayMs, logger ?? console)
+    }
+    if (seed !== undefined) {
+      for (const [key, json] of await readSeed(seed)) if (!restored.has(key)) await store.set(key, json)
+    }
+    const service = createAtomKV({ ...serviceOptions, store })
+    return {
+      atomkv: service,
+      async close() {
+        await service.close()
+        await persister?.close()
+        await ownStore?.close()
+      },
+    }
+  }
+
+  /** Mounts the service on `server` and ties its life to the server's. */
+  async function mount(server: ViteDevServer | PreviewServer): Promise<void> {
+    running ??= start()
+    const { atomkv: service } = await running
+    // Registered now, not in a post hook: ahead of Vite's transforms, HTML fallback
+    // and (in preview) compression, which would buffer an event stream. Connect
+    // strips `base`, so the service sees `/key`.
+    server.middlewares.use(base, service.nodeHandler)
+
+    const close = server.close.bind(server)
+    server.close = async () => {
+      await shutdown()
+      return close()
+    }
+    server.httpServer?.once('close', () => void shutdown())
+    server.httpServer?.once('listening', () => {
+      const address = server.httpServer!.address() as AddressInfo
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+      origin = `http://${host === '::' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`
+      server.config.logger.info(`  ➜  AtomKV:  ${origin}${base}`)
+    })
+  }
+
+  async function shutdown(): Promise<void> {
+    const current = running
+    running = undefined
+    if (current) await (await current).close()
+  }
+
+  return {
+    name: 'atomkv',
+    configureServer: mount,
+    configurePreviewServer: mount,
+    async resolveId(id, importer) {
+      if (id === VIRTUAL_ID) return RESOLVED_ID
+      if (id === '@atomkv/client' && importer === RESOLVED_ID) {
+        // The app's own copy when it has one (one client module for the whole app), else ours.
+        const own = await this.resolve(id, undefined, { skipSelf: true })
+        return own ?? this.resolve(id, fileURLToPath(import.meta.url), { skipSelf: true })
+      }
+      return undefined
+    },
+    load(id) {
+      if (id !== RESOLVED_ID) return undefined
+      return [
+        `import { createClient } from '@atomkv/client'`,
+        `const here = typeof location === 'undefined' ? ${JSON.stringify(origin + '/')} : location.href`,
+        `/** The service's absolute URL, such as http://localhost:5173${base}. */`,
+        `export const url = new URL(${JSON.stringify(base)}, here).href`,
+        `/** A client of the service, shared by the whole app. */`,
+        `export const client = createClient({ url })`,
+      ].join('\n')
+    },
+  }
+}
+
+export default atomkv

@@ -1,0 +1,203 @@
+/// <reference path="../client.d.ts" />
+// The Vite plugin through a real Vite dev server (and `vite preview`) on a free
+// port: HTTP and SSE through Vite's middleware stack, the virtual module,
+// seed, persist across two servers, and the service closing with the server.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer, preview, type PreviewServer, type ViteDevServer } from 'vite'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { atomkv, type AtomKVPluginOptions } from '../src/vite.js'
+import { waitFor } from './helpers.js'
+
+let dir: string
+const servers: (ViteDevServer | PreviewServer)[] = []
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'atomkv-vite-'))
+})
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const common = (options: AtomKVPluginOptions) => ({
+  configFile: false as const,
+  root: dir,
+  logLevel: 'silent' as const,
+  plugins: [atomkv({ logger: false, ...options })],
+})
+
+/** A dev server on 127.0.0.1 and a free port; resolves to it and its origin. */
+async function dev(options: AtomKVPluginOptions = {}): Promise<{ server: ViteDevServer; origin: string }> {
+  const server = await createServer({
+    ...common(options),
+    server: { port: 0, host: '127.0.0.1', strictPort: true, ws: false, watch: null },
+    optimizeDeps: { noDiscovery: true, include: [] },
+  })
+  servers.push(server)
+  await server.listen()
+  return { server, origin: server.resolvedUrls!.local[0]!.replace(/\/$/, '') }
+}
+
+const post = (url: string, value: unknown) => fetch(url, { method: 'POST', body: JSON.stringify(value) })
+const stats = async (base: string) =>
+  (await (await fetch(`${base}/.stats`)).json()) as { keys: number; streams: number; subscriptions: number }
+
+/** Reads an event stream until `text` has arrived; returns everything read so far. */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, seen: { text: string }, text: string) {
+  const decoder = new TextDecoder()
+  while (!seen.text.includes(text)) {
+    const { value, done } = await reader.read()
+    if (done) throw new Error(`stream ended before ${JSON.stringify(text)}; got ${JSON.stringify(seen.text)}`)
+    seen.text += decoder.decode(value, { stream: true })
+  }
+  return seen.text
+}
+
+describe('the Vite plugin', () => {
+  it('serves the protocol under /__atomkv, with compare-and-swap', async () => {
+    const { origin } = await dev()
+    const base = `${origin}/__atomkv`
+    const set = await post(`${base}/counter`, 1)
+    expect(set.status).toBe(200)
+    expect(set.headers.get('x-revision')).toBe('0')
+    const got = await fetch(`${base}/counter`)
+    expect(await got.json()).toBe(1)
+    expect(got.headers.get('x-revision')).toBe('0')
+    const stale = await fetch(`${base}/counter`, { method: 'PUT', body: '5', headers: { 'X-Revision': '0' } })
+    expect(stale.status).toBe(409)
+    const swapped = await fetch(`${base}/counter`, { method: 'PUT', body: '5', headers: { 'X-Revision': '1' } })
+    expect(swapped.status).toBe(200)
+    expect((await fetch(`${base}/bad..key`)).status).toBe(400)
+    // The client's browser build, at the base itself.
+    const script = await fetch(base)
+    expect(script.headers.get('content-type')).toMatch(/javascript/)
+    // Outside the base, Vite answers as usual.
+    expect((await fetch(`${origin}/counter`)).headers.get('x-revision')).toBeNull()
+  })
+
+  it('takes another base path', async () => {
+    const { origin } = await dev({ base: '/api/kv/' })
+    expect((await post(`${origin}/api/kv/a`, 'x')).status).toBe(200)
+    expect(await (await fetch(`${origin}/api/kv/a`)).json()).toBe('x')
+  })
+
+  it('streams events through Vite unbuffered, and frees a subscription when its client goes away', async () => {
+    const { origin } = await dev()
+    const base = `${origin}/__atomkv`
+    const abort = new AbortController()
+    const response = await fetch(`${base}/room/`, { headers: { Accept: 'text/event-stream' }, signal: abort.signal })
+    expect(response.headers.get('content-type')).toBe('text/event-stream')
+    expect(response.headers.get('content-encoding')).toBeNull()
+    const reader = response.body!.getReader()
+    const seen = { text: '' }
+    // The opening comment arrives before any event: nothing holds the stream back.
+    await readUntil(reader, seen, ':ok')
+    await post(`${base}/room/a`, { n: 1 })
+    await readUntil(reader, seen, 'id:/room/a:0\ndata:{"n":1}\n\n')
+    await post(`${base}/room/a`, { n: 2 })
+    await readUntil(reader, seen, 'id:/room/a:1\ndata:{"n":2}\n\n')
+    expect((await stats(base)).streams).toBe(1)
+
+    abort.abort()
+    await waitFor(async () => (await stats(base)).streams === 0, 'the stream to be freed')
+    expect((await stats(base)).subscriptions).toBe(0)
+  })
+
+  it('ends its streams and closes when the dev server closes', async () => {
+    const { server, origin } = await dev()
+    const response = await fetch(`${origin}/__atomkv/k`, { headers: { Accept: 'text/event-stream' } })
+    const reader = response.body!.getReader()
+    await readUntil(reader, { text: '' }, ':ok')
+    await server.close()
+    // The stream ends (done or a reset connection), rather than hanging.
+    await expect(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return 'ended'
+      })().catch(() => 'ended'),
+    ).resolves.toBe('ended')
+  })
+
+  it('gives the app its URL and a ready client through virtual:atomkv', async () => {
+    const { server, origin } = await dev()
+    // What the browser gets: the module, with the base baked in.
+    const code = await (await fetch(`${origin}/@id/__x00__virtual:atomkv`)).text()
+    expect(code).toContain('"/__atomkv"')
+    expect(code).toMatch(/createClient/)
+    // Run it (in Node, without `location`, it falls back to the server's origin) and use its client.
+    const module = (await server.ssrLoadModule('virtual:atomkv')) as typeof import('virtual:atomkv')
+    expect(module.url).toBe(`${origin}/__atomkv`)
+    expect(await module.client.set('/from/module', 42)).toBe(0)
+    expect(await (await fetch(`${origin}/__atomkv/from/module`)).json()).toBe(42)
+    module.client.close()
+  })
+
+  it('seeds values from an object or a JSON file', async () => {
+    const { origin } = await dev({ seed: { '/greeting': 'hello', '/list': [1, 2] } })
+    expect(await (await fetch(`${origin}/__atomkv/greeting`)).json()).toBe('hello')
+    expect(await (await fetch(`${origin}/__atomkv/list`)).json()).toEqual([1, 2])
+
+    const file = join(dir, 'seed.json')
+    writeFileSync(file, JSON.stringify({ '/fromfile': { ok: true } }))
+    const second = await dev({ seed: file })
+    expect(await (await fetch(`${second.origin}/__atomkv/fromfile`)).json()).toEqual({ ok: true })
+  })
+
+  it('refuses a seed with an invalid key, naming it', async () => {
+    await expect(dev({ seed: { 'no-slash': 1 } })).rejects.toThrow(/no-slash/)
+  })
+
+  it('persists values with their revisions across two dev servers', async () => {
+    const file = join(dir, 'data.json')
+    const first = await dev({ persist: file, persistDelayMs: 10, seed: { '/seeded': 'seed' } })
+    const base1 = `${first.origin}/__atomkv`
+    for (const n of [1, 2, 3]) await post(`${base1}/counter`, n)
+    await post(`${base1}/seeded`, 'changed')
+    // Written shortly after the change, without waiting for close.
+    await waitFor(() => {
+      try {
+        return readFileSync(file, 'utf8').includes('"changed"')
+      } catch {
+        return false
+      }
+    }, 'the persist file')
+    await post(`${base1}/last`, 'written on close')
+    await first.server.close()
+
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { entries: { key: string; revision: number }[] }
+    expect(saved.entries.find((e) => e.key === '/counter')).toEqual({ key: '/counter', revision: 2, value: 3 })
+
+    const second = await dev({ persist: file, seed: { '/seeded': 'seed' } })
+    const base2 = `${second.origin}/__atomkv`
+    const got = await fetch(`${base2}/counter`)
+    expect(await got.json()).toBe(3)
+    expect(got.headers.get('x-revision')).toBe('2')
+    // A compare-and-swap written for the old revision is still judged right.
+    expect((await fetch(`${base2}/counter`, { method: 'PUT', body: '9', headers: { 'X-Revision': '2' } })).status).toBe(409)
+    expect((await fetch(`${base2}/counter`, { method: 'PUT', body: '9', headers: { 'X-Revision': '3' } })).status).toBe(200)
+    // The seed does not overwrite a restored key.
+    expect(await (await fetch(`${base2}/seeded`)).json()).toBe('changed')
+    expect(await (await fetch(`${base2}/last`)).json()).toBe('written on close')
+  })
+
+  it('serves under vite preview too', async () => {
+    const server = await preview({
+      ...common({}),
+      build: { outDir: dir },
+      preview: { port: 0, host: '127.0.0.1', strictPort: true },
+    })
+    servers.push(server)
+    const origin = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
+    expect((await post(`${origin}/__atomkv/p`, [1])).status).toBe(200)
+    const response = await fetch(`${origin}/__atomkv/p?initial=1`, {
+      headers: { Accept: 'text/event-stream', 'Accept-Encoding': 'gzip' },
+    })
+    // Preview compresses what it serves, but never an event stream.
+    expect(response.headers.get('content-encoding')).toBeNull()
+    await readUntil(response.body!.getReader(), { text: '' }, 'id:/p:0\ndata:[1]\n\n')
+    await response.body!.cancel().catch(() => {})
+  })
+})
