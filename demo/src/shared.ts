@@ -1,0 +1,108 @@
+// What the React and Svelte pages share: the keys (so the two stay in sync),
+// and the compare-and-swap steps of the board, written once.
+
+import type { AtomKVClient } from '@atomkv/client'
+
+export const COUNTER = '/demo/counter'
+export const FIB = '/demo/fib'
+/** The board's note ids, in display order. Deletes do not exist in the protocol, so a note is dropped from here. */
+export const BOARD_ORDER = '/demo/board-order'
+/** One key per note; a deleted note is also tombstoned with `null`. */
+export const NOTES = '/demo/notes/'
+
+export interface Note {
+  text: string
+}
+
+export type Pair = [number, number]
+
+/**
+ * Wraps an update function to count compare-and-swap retries: `update` calls
+ * `fn` once per attempt, so every call after the first is a retried conflict.
+ */
+export function countingRetries<T>(fn: (current: T | null) => T, onRetry: () => void): (current: T | null) => T {
+  let calls = 0
+  return (current) => {
+    if (++calls > 1) onRetry()
+    return fn(current)
+  }
+}
+
+/** The original README's Fibonacci example, unchanged but for the client it is given. */
+export function fibonacci(kv: Pick<AtomKVClient, 'get' | 'update'>) {
+  return {
+    async init() {
+      // Acceptably fails if already initialized
+      await kv.update(FIB, [0, 1], 0)
+    },
+    async increment() {
+      for (;;) {
+        const [pair, revision] = await kv.get<Pair>(FIB)
+        const [a, b] = pair ?? [0, 1]
+        const next: Pair = [b, a + b]
+        if (await kv.update(FIB, next, revision + 1)) {
+          return next // success
+        }
+      }
+    },
+  }
+}
+
+export const newId = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 8)
+
+/** The board's edits: each a compare-and-swap loop (`modify`) on the key it changes. */
+export function board(kv: AtomKVClient) {
+  return {
+    async add(text: string) {
+      const id = newId()
+      await kv.set(NOTES + id, { text } satisfies Note)
+      await kv.modify<string[]>(BOARD_ORDER, (order) => [...(order ?? []), id])
+    },
+    edit(id: string, text: string) {
+      return kv.set(NOTES + id, { text } satisfies Note)
+    },
+    async remove(id: string) {
+      await kv.modify<string[]>(BOARD_ORDER, (order) => (order ?? []).filter((other) => other !== id))
+      await kv.set(NOTES + id, null)
+    },
+    /** Moves `id` by `by` places; a move past either end does nothing. */
+    move(id: string, by: number) {
+      return kv.modify<string[]>(BOARD_ORDER, (order) => {
+        const list = [...(order ?? [])]
+        const from = list.indexOf(id)
+        const to = from + by
+        if (from < 0 || to < 0 || to >= list.length) return undefined // abort: nothing to change
+        list.splice(from, 1)
+        list.splice(to, 0, id)
+        return list
+      })
+    },
+  }
+}
+
+/** The notes to show: those in the order key that exist and are not tombstoned. */
+export function visibleNotes(
+  order: readonly string[] | null,
+  notes: ReadonlyMap<string, { value: Note | null }>,
+): { id: string; text: string }[] {
+  const shown: { id: string; text: string }[] = []
+  for (const id of order ?? []) {
+    const note = notes.get(NOTES + id)?.value
+    if (note) shown.push({ id, text: note.text })
+  }
+  return shown
+}
+
+/**
+ * Runs tasks one after another. The counter sends its clicks through one, so a
+ * burst of clicks in one tab queues instead of fighting itself; conflicts
+ * (and retries) then come from other tabs.
+ */
+export function serial(): <T>(task: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve()
+  return (task) => {
+    const run = last.then(task, task)
+    last = run.catch(() => {})
+    return run
+  }
+}

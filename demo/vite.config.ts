@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url'
+import { atomkv } from '@atomkv/server/vite'
+import { svelte } from '@sveltejs/vite-plugin-svelte'
+import react from '@vitejs/plugin-react'
+import { defineConfig } from 'vite'
+
+const page = (name: string) => fileURLToPath(new URL(`./${name}.html`, import.meta.url))
+
+// ATOMKV_PERSIST='' turns persistence off (the end-to-end tests start from a clean store).
+const persist = process.env.ATOMKV_PERSIST ?? '.atomkv.json'
+
+export default defineConfig({
+  plugins: [
+    atomkv({ persist: persist || undefined, seed: { '/demo/counter': 0 } }),
+    react(),
+    svelte(),
+  ],
+  build: {
+    rollupOptions: { input: { index: page('index'), react: page('react'), svelte: page('svelte') } },
+  },
+})
