@@ -1,0 +1,38 @@
+import { defineConfig } from '@playwright/test'
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  workers: 2,
+  retries: 0,
+  reporter: [['list'], ['json'], ['html', { open: 'never' }]],
+  use: {
+    baseURL: 'http://127.0.0.1:5199',
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    // The demo's Vite dev server, with the AtomKV plugin inside and nothing persisted.
+    command: 'pnpm exec vite --host 127.0.0.1 --port 5199 --strictPort',
+    cwd: '../demo',
+    env: { ATOMKV_PERSIST: '' },
+    url: 'http://127.0.0.1:5199/',
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+})

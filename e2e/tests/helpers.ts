@@ -1,0 +1,96 @@
+// Servers the end-to-end tests start themselves: the standalone CLI on an
+// ephemeral port, and a tiny static server that gives a page another origin.
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const cli = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
+
+/** The demo's dev server (started by Playwright's webServer) and its AtomKV mount. */
+export const DEMO = 'http://127.0.0.1:5199'
+export const DEMO_KV = `${DEMO}/__atomkv`
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+export interface Standalone {
+  readonly port: number
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/** `atomkv --addr 127.0.0.1:<port>`, resolved once it logged that it listens. */
+export async function startStandalone(port?: number): Promise<Standalone> {
+  const chosen = port ?? (await freePort())
+  const child: ChildProcess = spawn(process.execPath, [cli, '--addr', `127.0.0.1:${chosen}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`atomkv did not start: ${output}`)), 10_000)
+    const read = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('listening on')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`atomkv exited with ${code}: ${output}`))
+    })
+  })
+  return {
+    port: chosen,
+    url: `http://127.0.0.1:${chosen}`,
+    async stop() {
+      if (child.exitCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+/** Serves `html` at `/` from another origin than the AtomKV server's. */
+export async function servePage(html: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+    res.end(html)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async close() {
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
+
+/** Force-sets `key` on the service at `base`. */
+export async function setKey(base: string, key: string, value: unknown): Promise<void> {
+  const response = await fetch(base + key, { method: 'POST', body: JSON.stringify(value) })
+  if (!response.ok) throw new Error(`POST ${key}: ${response.status} ${await response.text()}`)
+}
+
+export async function getKey(base: string, key: string): Promise<unknown> {
+  const response = await fetch(base + key)
+  return response.status === 404 ? undefined : ((await response.json()) as unknown)
+}
