@@ -3,6 +3,7 @@
 // app its URL and a ready client. No second process, no port to configure.
 
 import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
@@ -15,10 +16,10 @@ export type { Seed } from './persist.js'
 export interface AtomKVPluginOptions extends AtomKVOptions {
   /** Where the service is mounted on the dev server. Default `/__atomkv`. */
   base?: string
-  /** Values written at start: key → value, or a JSON file of that. With `persist`, only keys the file lacks. */
+  /** Values written at start: key → value, or a JSON file of that (relative to Vite's root). With `persist`, only keys the file lacks. */
   seed?: Seed
   /**
-   * A JSON file that keeps the store across restarts: read at start, written
+   * A JSON file (relative to Vite's root) that keeps the store across restarts: read at start, written
    * shortly after each change and on close. Revisions are kept, so a
    * compare-and-swap after a restart is judged exactly as before it.
    * Not with `store` (the plugin persists its own in-memory store).
@@ -46,6 +47,8 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
   // An absolute origin for code that runs without `location` (server rendering).
   let origin = 'http://localhost'
   let running: Promise<Running> | undefined
+  /** Vite's root: relative `seed` and `persist` paths are read from there. */
+  let root = process.cwd()
 
   async function start(): Promise<Running> {
     const logger = serviceOptions.logger === false ? undefined : serviceOptions.logger
@@ -54,13 +57,15 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
     let persister: Persister | undefined
     let restored = new Set<string>()
     if (persist) {
-      const entries = (await readSnapshot(persist)) ?? []
+      const file = resolve(root, persist)
+      const entries = (await readSnapshot(file)) ?? []
       ownStore!.load(entries)
       restored = new Set(entries.map((e) => e.key))
-      persister = new Persister(ownStore!, persist, persistDelayMs, logger ?? console)
+      persister = new Persister(ownStore!, file, persistDelayMs, logger ?? console)
     }
     if (seed !== undefined) {
-      for (const [key, json] of await readSeed(seed)) if (!restored.has(key)) await store.set(key, json)
+      const entries = await readSeed(typeof seed === 'string' ? resolve(root, seed) : seed)
+      for (const [key, json] of entries) if (!restored.has(key)) await store.set(key, json)
     }
     const service = createAtomKV({ ...serviceOptions, store })
     return {
@@ -104,6 +109,9 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
 
   return {
     name: 'atomkv',
+    configResolved(config) {
+      root = config.root
+    },
     configureServer: mount,
     configurePreviewServer: mount,
     async resolveId(id, importer) {

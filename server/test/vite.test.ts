@@ -142,7 +142,8 @@ describe('the Vite plugin', () => {
 
     const file = join(dir, 'seed.json')
     writeFileSync(file, JSON.stringify({ '/fromfile': { ok: true } }))
-    const second = await dev({ seed: file })
+    // A relative path is read from Vite's root.
+    const second = await dev({ seed: 'seed.json' })
     expect(await (await fetch(`${second.origin}/__atomkv/fromfile`)).json()).toEqual({ ok: true })
   })
 
@@ -170,7 +171,7 @@ describe('the Vite plugin', () => {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { entries: { key: string; revision: number }[] }
     expect(saved.entries.find((e) => e.key === '/counter')).toEqual({ key: '/counter', revision: 2, value: 3 })
 
-    const second = await dev({ persist: file, seed: { '/seeded': 'seed' } })
+    const second = await dev({ persist: 'data.json', seed: { '/seeded': 'seed' } })
     const base2 = `${second.origin}/__atomkv`
     const got = await fetch(`${base2}/counter`)
     expect(await got.json()).toBe(3)
@@ -181,6 +182,13 @@ describe('the Vite plugin', () => {
     // The seed does not overwrite a restored key.
     expect(await (await fetch(`${base2}/seeded`)).json()).toBe('changed')
     expect(await (await fetch(`${base2}/last`)).json()).toBe('written on close')
+  })
+
+  it('refuses a persist file that is not a snapshot, and leaves it alone', async () => {
+    const file = join(dir, 'data.json')
+    writeFileSync(file, '{"counter": 1}')
+    await expect(dev({ persist: file })).rejects.toThrow(/not an AtomKV snapshot/)
+    expect(readFileSync(file, 'utf8')).toBe('{"counter": 1}')
   })
 
   it('serves under vite preview too', async () => {
