@@ -79,6 +79,28 @@ describe('the Vite plugin', () => {
     expect((await fetch(`${origin}/counter`)).headers.get('x-revision')).toBeNull()
   })
 
+  it('logs one line with its URL once the server listens', async () => {
+    const infos: string[] = []
+    const logger = {
+      info: (message: string) => void infos.push(message),
+      warn() {},
+      warnOnce() {},
+      error() {},
+      clearScreen() {},
+      hasErrorLogged: () => false,
+      hasWarned: false,
+    }
+    const server = await createServer({
+      ...common({}),
+      customLogger: logger,
+      server: { port: 0, host: '127.0.0.1', ws: false, watch: null },
+    })
+    servers.push(server)
+    await server.listen()
+    const origin = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
+    expect(infos.filter((line) => line.includes('AtomKV'))).toEqual([`  ➜  AtomKV:  ${origin}/__atomkv`])
+  })
+
   it('takes another base path', async () => {
     const { origin } = await dev({ base: '/api/kv/' })
     expect((await post(`${origin}/api/kv/a`, 'x')).status).toBe(200)
