@@ -253,6 +253,7 @@ function openStream(
   if (position !== null) {
     if (HEADER_SAFE.test(position)) headers['last-event-id'] = position
     else query.push('last-event-id=' + queryValue(position))
+    if (request.instance !== null) query.push('instance=' + queryValue(request.instance))
   }
   if (query.length > 0) url += '?' + query.join('&')
   return transport.fetch(url, { headers, signal })

@@ -44,6 +44,8 @@ export interface StreamRequest {
   sub: string[]
   init: string[]
   lastEventId: string | null
+  /** The server instance that sent `lastEventId` (its `X-AtomKV-Instance`), so a restarted server resets us. */
+  instance: string | null
 }
 
 export interface ConnectionOptions {
@@ -85,6 +87,8 @@ interface Attempt {
   /** When the response head arrived; 0 before. */
   openedAt: number
   lastActivity: number
+  /** The server instance that answered (`X-AtomKV-Instance`), once the head arrived. */
+  instance: string | null
 }
 
 /** A write as read from the stream. */
@@ -114,6 +118,8 @@ export class Connection {
   #queryLength = 0
   #status: ConnectionStatus = 'closed'
   #position: string | null = null
+  /** Which server instance `#position` belongs to: ids alone collide across a restart. */
+  #positionInstance: string | null = null
   #attempt: Attempt | null = null
   #failures = 0
   #syncTimer: ReturnType<typeof setTimeout> | undefined
@@ -326,6 +332,7 @@ export class Connection {
       received: false,
       openedAt: 0,
       lastActivity: 0,
+      instance: null,
     }
     this.#attempt = attempt
     if (this.#status === 'closed') this.#setStatus('connecting')
@@ -333,6 +340,7 @@ export class Connection {
       sub: [...attempt.paths].filter((path) => !init.has(path)),
       init: [...init],
       lastEventId: this.#position,
+      instance: this.#position === null ? null : this.#positionInstance,
     }
     void this.#run(attempt, request)
   }
@@ -352,6 +360,7 @@ export class Connection {
         response.body?.cancel().catch(() => {})
         throw new Error(`the stream answered ${response.status}`)
       }
+      attempt.instance = response.headers.get('x-atomkv-instance')
       attempt.openedAt = attempt.lastActivity = Date.now()
       this.#setStatus('open')
       this.#armIdleTimer(attempt)
@@ -462,7 +471,7 @@ export class Connection {
 
   /** Delivers a frame of the current stream; tells whether a live listener covers its key. */
   #apply(attempt: Attempt, frame: Frame): boolean {
-    if (!attempt.snapshot) this.#position = frame.id
+    if (!attempt.snapshot) this.#setPosition(attempt, frame.id)
     this.#failures = 0
     let covered = false
     for (const path of coveringPaths(frame.key)) {
@@ -499,9 +508,14 @@ export class Connection {
     }
   }
 
+  #setPosition(attempt: Attempt, id: string | null): void {
+    this.#position = id
+    this.#positionInstance = attempt.instance
+  }
+
   #onReady(attempt: Attempt, event: SseEvent): void {
     // No id: the server resumed from our position, which still stands. An empty id: no position.
-    if (event.id !== undefined) this.#position = event.id === '' ? null : event.id
+    if (event.id !== undefined) this.#setPosition(attempt, event.id === '' ? null : event.id)
     const wasResetting = attempt.resetting
     attempt.snapshot = false
     attempt.resetting = false

@@ -121,6 +121,32 @@ describe('resume', () => {
     }
   })
 
+  it('resets after a restart even when the new server already wrote the same id', async () => {
+    let server = await serve({ port: 0, hostname: '127.0.0.1', logger: false })
+    const port = server.port
+    const gate = gatedFetch()
+    const kv = startClient(server.url, { fetch: gate.fetch })
+    await kv.set('/live', 'before')
+    const watched = recorder()
+    kv.watch('/live', watched.listener, { initial: true })
+    await waitFor(() => watched.types().includes('ready'), 'ready')
+
+    gate.shut() // the client cannot reconnect until the new server has written "/live:0"
+    await server.close()
+    await waitFor(() => kv.status === 'reconnecting', 'reconnecting')
+    server = await serve({ port, hostname: '127.0.0.1', logger: false })
+    try {
+      await fetch(`${server.url}/live`, { method: 'POST', body: '"after"' })
+      gate.open()
+      await waitFor(() => watched.state.get('/live')?.[0] === 'after', 'the new value')
+      expect(watched.types()).toContain('reset')
+      expect(watched.state.get('/live')).toEqual(['after', 0])
+    } finally {
+      kv.close()
+      await server.close()
+    }
+  })
+
   it('reports its status: connecting, open, reconnecting, open, closed', async () => {
     const server = await startServer()
     const kv = startClient(server.url)

@@ -168,13 +168,17 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   function openStream(event: H3Event, subscriptions: string[], initial: string[]): Response {
     const lastEventId =
       event.req.headers.get('last-event-id') || event.url.searchParams.get('last-event-id') || undefined
-    const subscriber = hub.open({ subscriptions, initial, lastEventId, client: event.req.ip })
+    const instance = event.url.searchParams.get('instance') || undefined
+    const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, client: event.req.ip })
     if (!subscriber) {
       return text(503, hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`)
     }
     const node = event.runtime?.node
     if (node?.res) subscriber.onDrop = () => node.res?.destroy()
-    return respond(subscriber.stream, 200, node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS)
+    return respond(subscriber.stream, 200, {
+      ...(node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS),
+      'x-atomkv-instance': hub.instance,
+    })
   }
 
   const app = new H3({

@@ -6,7 +6,7 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': '*',
   'access-control-allow-headers': '*',
-  'access-control-expose-headers': 'X-Revision',
+  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance',
 }
 
 /** For HTTP/2, which forbids connection headers (a dev server on https may speak it). */

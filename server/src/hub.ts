@@ -24,6 +24,12 @@ export interface OpenStream {
   initial: readonly string[]
   /** The `Last-Event-ID` to resume after. */
   lastEventId?: string | undefined
+  /**
+   * The {@link Hub.instance} that sent `lastEventId`, when the client knows it.
+   * Ids are `<key>:<revision>`, so after a restart an old id can name a new
+   * write; a different instance turns such a resume into a reset.
+   */
+  instance?: string | undefined
   /** Who opens it, for logs. */
   client?: string | undefined
 }
@@ -34,6 +40,8 @@ export class StreamCutError extends Error {
 }
 
 export class Hub implements SubscriberHost {
+  /** Names this hub's backlog: sent with every stream as `X-AtomKV-Instance`. */
+  readonly instance = crypto.randomUUID()
   readonly backlog: Backlog
   readonly #store: Store
   readonly #options: HubOptions
@@ -101,7 +109,7 @@ export class Hub implements SubscriberHost {
    * never carry a write made after opening (those come live), and `ready`
    * follows everything up to its id.
    */
-  open({ subscriptions, initial, lastEventId, client }: OpenStream): Subscriber | undefined {
+  open({ subscriptions, initial, lastEventId, instance, client }: OpenStream): Subscriber | undefined {
     if (this.#closed || this.#subscribers.size >= this.#options.maxStreams) return undefined
     const id = this.#nextId++
     const subscriber = new Subscriber(
@@ -115,7 +123,9 @@ export class Hub implements SubscriberHost {
 
     let resumeAfter: number | undefined
     let reset: string | undefined
-    if (lastEventId) {
+    if (lastEventId && instance && instance !== this.instance) {
+      reset = 'server-restarted'
+    } else if (lastEventId) {
       resumeAfter = this.backlog.find(lastEventId)
       if (resumeAfter === undefined) reset = /^\/.*:\d+$/s.test(lastEventId) ? 'not-in-backlog' : 'malformed-id'
     }

@@ -7,7 +7,7 @@ const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': '*',
   'access-control-allow-headers': '*',
-  'access-control-expose-headers': 'X-Revision',
+  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance',
 }
 
 function expectCors(response: Response): void {

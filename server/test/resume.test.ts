@@ -100,6 +100,29 @@ describe('reset', () => {
     ])
   })
 
+  it('resets when the id comes from another server instance, though the same id exists here', async () => {
+    const { url } = await startServer()
+    await set(url, '/v', 'new0') // after a restart, "/v:0" names this write, not the client's
+    const head = await fetch(`${url}/v`, { headers: { accept: 'text/event-stream' } })
+    const instance = head.headers.get('x-atomkv-instance')
+    expect(instance).toMatch(/^[0-9a-f-]{36}$/)
+    expect(head.headers.get('access-control-expose-headers')).toContain('X-AtomKV-Instance')
+    await head.body?.cancel()
+
+    const same = await SSEClient.open(`${url}/v?instance=${instance}`, { 'last-event-id': '/v:0' })
+    await set(url, '/v', 'new1')
+    await same.waitForEvents(1)
+    expect(same.events).toEqual([{ id: '/v:1', event: undefined, data: '"new1"' }])
+
+    const other = await SSEClient.open(`${url}/v?instance=not-this-one`, { 'last-event-id': '/v:0' })
+    await other.waitForEvents(3)
+    expect(other.events).toEqual([
+      { id: undefined, event: 'reset', data: '{"reason":"server-restarted"}' },
+      { id: '/v:1', event: undefined, data: '"new1"' },
+      { id: '/v:1', event: 'ready', data: '{}' },
+    ])
+  })
+
   it('resets on an unknown or malformed id, and on an id from before a restart', async () => {
     const { url } = await startServer()
     // A fresh server has no events: ready's id is empty, meaning "ask for initial state again".

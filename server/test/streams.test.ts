@@ -10,7 +10,7 @@ describe('event streams', () => {
     expect(headers.get('cache-control')).toBe('no-cache')
     expect(headers.get('x-accel-buffering')).toBe('no')
     expect(headers.get('access-control-allow-origin')).toBe('*')
-    expect(headers.get('access-control-expose-headers')).toBe('X-Revision')
+    expect(headers.get('access-control-expose-headers')).toBe('X-Revision, X-AtomKV-Instance')
     await waitFor(() => stream.comments.length > 0, 'the opening comment')
     expect(stream.raw).toBe(':ok\n\n')
   })
