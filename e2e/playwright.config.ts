@@ -5,6 +5,9 @@ export default defineConfig({
   timeout: 30_000,
   expect: { timeout: 5_000 },
   workers: 2,
+  // The demo tests share the demo's keys (its counter, its board): one file's
+  // tests run one after another, never beside each other (no --repeat-each).
+  fullyParallel: false,
   retries: 0,
   reporter: [['list'], ['json'], ['html', { open: 'never' }]],
   use: {
