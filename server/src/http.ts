@@ -1,6 +1,7 @@
 // Response helpers: every answer carries the CORS headers, errors included.
 
 import { FastResponse } from 'srvx'
+import { concatBytes } from './bytes.js'
 
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
@@ -97,7 +98,7 @@ export async function readJSON(request: Request, limit: number): Promise<BodyRes
 
   let source: string
   try {
-    source = decoder.decode(concat(chunks, size))
+    source = decoder.decode(concatBytes(chunks, size))
   } catch {
     return { ok: false, response: text(400, 'the body is not valid UTF-8') }
   }
@@ -136,13 +137,3 @@ function finiteNumbers(_key: string, value: unknown): unknown {
   return value
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
-}

@@ -2,6 +2,7 @@
 // next chunk only once the socket has taken the last one, so the only buffer
 // that grows for a slow reader is the queue below, and the queue is capped.
 
+import { concatBytes } from './bytes.js'
 import { prefixesOf } from './paths.js'
 import { encodeComment } from './sse.js'
 
@@ -195,14 +196,7 @@ export class Subscriber {
       size += frame.byteLength
     }
     if (this.#done || frames.length === 0) return undefined
-    if (frames.length === 1) return frames[0]
-    const chunk = new Uint8Array(size)
-    let offset = 0
-    for (const frame of frames) {
-      chunk.set(frame, offset)
-      offset += frame.byteLength
-    }
-    return chunk
+    return concatBytes(frames, size)
   }
 
   #next(): Uint8Array | undefined {
