@@ -2,7 +2,7 @@
 // fetch, and waiting for conditions instead of sleeping.
 
 import { afterEach } from 'vitest'
-import { type AtomKVServer, type Logger, serve, type ServeOptions } from '../src/index.js'
+import { type AtomKVServer, type Logger, type MemoryStore, serve, type ServeOptions, type Store } from '../src/index.js'
 
 const servers: AtomKVServer[] = []
 const streams: SSEClient[] = []
@@ -206,4 +206,25 @@ export function revisionsOf(writes: readonly WriteEvent[], key: string): number[
 
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
+}
+
+/**
+ * `memory` behind a store that reads its snapshots late, as a remote one
+ * would: `list()` waits until `release()`, so writes can land in between.
+ */
+export function lateSnapshotStore(memory: MemoryStore): { store: Store; release: () => void } {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const store: Store = {
+    get: (key) => memory.get(key),
+    set: (key, json) => memory.set(key, json),
+    update: (key, json, revision) => memory.update(key, json, revision),
+    subscribe: (listener) => memory.subscribe(listener),
+    size: () => memory.size(),
+    async list(subscriptions) {
+      await released
+      return memory.list(subscriptions)
+    },
+  }
+  return { store, release }
 }

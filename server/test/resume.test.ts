@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryStore, type Store } from '../src/index.js'
-import { post, range, revisionsOf, set, SSEClient, type SSEEvent, startServer, toWrite, waitFor } from './helpers.js'
+import { MemoryStore } from '../src/index.js'
+import {
+  lateSnapshotStore,
+  post,
+  range,
+  revisionsOf,
+  set,
+  SSEClient,
+  type SSEEvent,
+  startServer,
+  toWrite,
+  waitFor,
+} from './helpers.js'
 
 const isWrite = (e: SSEEvent) => e.event === undefined
 
@@ -232,19 +243,7 @@ describe('initial state', () => {
   it('leaves writes made while a slow store reads the snapshot to the live events', async () => {
     // A store that reads its snapshot late, as a remote one would: writes land in between.
     const memory = new MemoryStore()
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const late: Store = {
-      get: (key) => memory.get(key),
-      set: (key, json) => memory.set(key, json),
-      update: (key, json, revision) => memory.update(key, json, revision),
-      subscribe: (listener) => memory.subscribe(listener),
-      size: () => memory.size(),
-      async list(subscriptions) {
-        await released
-        return memory.list(subscriptions)
-      },
-    }
+    const { store: late, release } = lateSnapshotStore(memory)
     const { url } = await startServer({ store: late })
     await set(url, '/late/a', 0)
     await set(url, '/late/c', 0)

@@ -7,7 +7,7 @@ import { MemoryStore } from '../src/memory-store.js'
 import type { Store } from '../src/store.js'
 import { prefixesOf } from '../src/paths.js'
 import { acceptsEventStream, encodeComment, encodeFrame, encodeWrite } from '../src/sse.js'
-import { capturingLogger } from './helpers.js'
+import { capturingLogger, lateSnapshotStore } from './helpers.js'
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -162,21 +162,9 @@ describe('the ids a stream sends', () => {
   for (const late of [false, true]) {
     it(`are each a resume point that loses nothing (${late ? 'a store that reads snapshots late' : 'the memory store'})`, async () => {
       const memory = new MemoryStore()
-      let release!: () => void
-      const released = new Promise<void>((resolve) => (release = resolve))
-      const store: Store = late
-        ? {
-            get: (key) => memory.get(key),
-            set: (key, json) => memory.set(key, json),
-            update: (key, json, revision) => memory.update(key, json, revision),
-            subscribe: (listener) => memory.subscribe(listener),
-            size: () => memory.size(),
-            async list(subscriptions) {
-              await released
-              return memory.list(subscriptions)
-            },
-          }
-        : memory
+      const slow = lateSnapshotStore(memory)
+      const store: Store = late ? slow.store : memory
+      const release = slow.release
       const hub = new Hub(store, {
         heartbeatMs: 0,
         maxSubscriberBacklogBytes: 1 << 20,
