@@ -3,11 +3,13 @@
 
 import type { BackoffOptions } from './backoff.js'
 import { Connection, type StreamRequest } from './connection.js'
+import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
 import { checkPath, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
 import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
 import { SubscriptionIterator } from './subscription.js'
+import { browserTabEnvironment, TabShare, type TabEnvironment } from './tabs.js'
 import type {
   ConnectionStatus,
   SubscribeOptions,
@@ -36,6 +38,15 @@ export interface ClientOptions {
   }
   /** Largest single event accepted from a stream, in characters; a larger one drops the connection. Default 8 Mi. */
   maxEventSize?: number
+  /**
+   * Share one stream among all the tabs of this browser that use this URL
+   * with this option: one tab's client holds the stream (elected by a Web
+   * Lock), the others get their events from it over a BroadcastChannel.
+   * Default false. Where Web Locks or BroadcastChannel are missing (Node, a
+   * page served over plain http from another host than localhost), the client
+   * keeps its own stream.
+   */
+  shareAcrossTabs?: boolean
 }
 
 export interface AtomKVClient {
@@ -74,6 +85,11 @@ export const MAX_SUBSCRIPTION_QUERY = 12_000
 const DEFAULT_RETRY = { minDelayMs: 250, maxDelayMs: 10_000, idleTimeoutMs: 45_000 }
 
 export function createClient(options: ClientOptions): AtomKVClient {
+  return createClientIn(options, options.shareAcrossTabs ? browserTabEnvironment() : null)
+}
+
+/** `createClient()`, with the tab-sharing APIs given (tests run it in Node); `null`: no sharing. */
+export function createClientIn(options: ClientOptions, tabs: TabEnvironment | null): AtomKVClient {
   const base = baseUrl(options.url)
   const transport: Transport = { base, fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)) }
   const maxQueue = options.maxQueue ?? 10_000
@@ -87,7 +103,9 @@ export function createClient(options: ClientOptions): AtomKVClient {
   let status: ConnectionStatus = 'closed'
   const statusListeners = new Set<(status: ConnectionStatus) => void>()
   const updateStatus = () => {
-    const next = closed ? 'closed' : combinedStatus(connections.values())
+    const own = combinedStatus(connections.values())
+    share?.setConnectionStatus(own)
+    const next = closed ? 'closed' : share ? share.status : own
     if (next === status) return
     status = next
     for (const listener of [...statusListeners]) {
@@ -128,6 +146,14 @@ export function createClient(options: ClientOptions): AtomKVClient {
     return connection
   }
 
+  const attach = (spec: ListenerSpec) => connectionFor(spec.path).add(spec)
+  const wakeConnections = () => {
+    for (const connection of connections.values()) connection.wake()
+  }
+  // Sharing: every subscription goes through the tab share, which puts it on our connection only while we lead.
+  const share = tabs && new TabShare({ url: base, env: tabs, attach, wake: wakeConnections, onChange: () => updateStatus() })
+  const listen = share ? (spec: ListenerSpec) => share.add(spec) : attach
+
   const ensureOpen = (key?: string) => {
     if (closed) throw new AtomKVError('the client is closed', { code: 'closed', key })
   }
@@ -137,7 +163,8 @@ export function createClient(options: ClientOptions): AtomKVClient {
   const browser = typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? window : null
   const wake = () => {
     if (page?.visibilityState === 'hidden') return
-    for (const connection of connections.values()) connection.wake()
+    wakeConnections()
+    share?.wake()
   }
   page?.addEventListener('visibilitychange', wake)
   browser?.addEventListener('online', wake)
@@ -168,14 +195,14 @@ export function createClient(options: ClientOptions): AtomKVClient {
         attach: (spec) => {
           checkPath(keyOrPrefix, true)
           ensureOpen(keyOrPrefix)
-          return connectionFor(keyOrPrefix).add(spec)
+          return listen(spec)
         },
       })
     },
     watch<T>(keyOrPrefix: string, listener: WatchListener<T>, watchOptions: WatchOptions = {}) {
       checkPath(keyOrPrefix, true)
       ensureOpen(keyOrPrefix)
-      const remove = connectionFor(keyOrPrefix).add({
+      const remove = listen({
         path: keyOrPrefix,
         initial: watchOptions.initial ?? false,
         fullResync: true,
@@ -195,6 +222,7 @@ export function createClient(options: ClientOptions): AtomKVClient {
       closed = true
       page?.removeEventListener('visibilitychange', wake)
       browser?.removeEventListener('online', wake)
+      share?.close()
       for (const connection of connections.values()) connection.close()
       connections.clear()
       updateStatus()
