@@ -11,7 +11,8 @@ const persist = process.env.ATOMKV_PERSIST ?? '.atomkv.json'
 
 export default defineConfig({
   plugins: [
-    atomkv({ persist: persist || undefined, seed: { '/demo/counter': 0 } }),
+    // The demo's tabs share one stream: open ten, the server still sees one connection per browser.
+    atomkv({ persist: persist || undefined, seed: { '/demo/counter': 0 }, client: { shareAcrossTabs: true } }),
     react(),
     svelte(),
   ],

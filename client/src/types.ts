@@ -16,8 +16,9 @@ export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
  * - `value`: a write of `key`. Per listener and key, revisions arrive in
  *   increasing order and at most once, between two `reset`s.
  * - `reset`: the server could not resume the stream (its backlog moved on, or
- *   it restarted). Forget what you know of the watched keys: the full current
- *   state follows as `value` events, then `ready`. A key not sent before that
+ *   it restarted), or, with `shareAcrossTabs`, the stream moved to another
+ *   tab. Forget what you know of the watched keys: the full current state
+ *   follows as `value` events, then `ready`. A key not sent before that
  *   `ready` no longer exists.
  * - `ready`: the listener is live. With `initial`, the `value` events before
  *   the first `ready` are the full current state; after a `reset`, so are the

@@ -95,6 +95,38 @@ test('the React page and the Svelte page stay in sync on the same keys', async (
   await context.close()
 })
 
+test('the tabs of one browser share one stream, and it moves when the leading tab closes', async ({ browser }) => {
+  const streams = async () => ((await (await fetch(`${DEMO_KV}/.stats`)).json()) as { streams: number }).streams
+  // Earlier tests' pages are gone, and their streams with them.
+  await expect.poll(streams, { timeout: 10_000 }).toBe(0)
+  const context = await browser.newContext()
+  const first = await context.newPage()
+  await open(first, '/react.html')
+  const others = [await context.newPage(), await context.newPage()]
+  await Promise.all(others.map((page, i) => open(page, i ? '/svelte.html' : '/react.html')))
+  expect(await streams()).toBe(1)
+
+  await setKey(DEMO_KV, '/demo/counter', 10)
+  for (const page of [first, ...others]) await expect(page.getByTestId('counter')).toHaveText('10')
+  await others[1]!.getByTestId('counter-inc').click()
+  for (const page of [first, ...others]) await expect(page.getByTestId('counter')).toHaveText('11')
+
+  // The leading tab goes; a write lands while no tab leads, and is not lost.
+  await first.close()
+  await setKey(DEMO_KV, '/demo/counter', 20)
+  for (const page of others) await expect(page.getByTestId('counter')).toHaveText('20', { timeout: 10_000 })
+  await expect.poll(streams, { timeout: 10_000 }).toBe(1)
+  await others[0]!.getByTestId('counter-inc').click()
+  await expect(others[1]!.getByTestId('counter')).toHaveText('21')
+  for (const page of others) await expect(page.getByTestId('status')).toHaveText('open')
+
+  // Another browser profile does not share: its own stream.
+  const elsewhere = await browser.newContext()
+  await open(await elsewhere.newPage(), '/react.html')
+  expect(await streams()).toBe(2)
+  await Promise.all([context.close(), elsewhere.close()])
+})
+
 test('screenshots of each demo page', async ({ page }, testInfo) => {
   await page.goto('/')
   await expect(page.getByTestId('url')).toHaveText('http://127.0.0.1:5199/__atomkv')

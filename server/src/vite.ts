@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { ClientOptions } from '@atomkv/client'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
 import { MemoryStore } from './memory-store.js'
@@ -27,6 +28,8 @@ export interface AtomKVPluginOptions extends AtomKVOptions {
   persist?: string
   /** How long after a change the `persist` file is written. Default 200 ms. */
   persistDelayMs?: number
+  /** Options of the client `virtual:atomkv` exports, such as `{ shareAcrossTabs: true }`. Written into the module as JSON. */
+  client?: Omit<ClientOptions, 'url' | 'fetch'>
 }
 
 export const DEFAULT_BASE = '/__atomkv'
@@ -40,7 +43,7 @@ interface Running {
 }
 
 export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
-  const { base: rawBase = DEFAULT_BASE, seed, persist, persistDelayMs = 200, ...serviceOptions } = options
+  const { base: rawBase = DEFAULT_BASE, seed, persist, persistDelayMs = 200, client = {}, ...serviceOptions } = options
   const base = '/' + rawBase.replace(/^\/+|\/+$/g, '')
   if (base === '/') throw new TypeError('atomkv: base must be a path below the root, such as /__atomkv')
   if (persist && serviceOptions.store) throw new TypeError('atomkv: persist cannot be used with a custom store')
@@ -131,7 +134,7 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
         `/** The service's absolute URL, such as http://localhost:5173${base}. */`,
         `export const url = new URL(${JSON.stringify(base)}, here).href`,
         `/** A client of the service, shared by the whole app. */`,
-        `export const client = createClient({ url })`,
+        `export const client = createClient({ ...${JSON.stringify(client)}, url })`,
       ].join('\n')
     },
   }

@@ -157,6 +157,29 @@ describe('the Vite plugin', () => {
     module.client.close()
   })
 
+  it("passes the plugin's client options to the virtual:atomkv client", async () => {
+    const { server, origin } = await dev({ client: { shareAcrossTabs: true, maxQueue: 2 } })
+    const code = await (await fetch(`${origin}/@id/__x00__virtual:atomkv`)).text()
+    expect(code).toContain('"shareAcrossTabs":true')
+    const { client } = (await server.ssrLoadModule('virtual:atomkv')) as typeof import('virtual:atomkv')
+    // maxQueue 2: a reader that takes nothing gets two writes, then the overflow error.
+    const subscription = client.subscribe('/queued')
+    await subscription.ready
+    const revisions: number[] = []
+    client.watch('/queued', (event) => event.type === 'value' && revisions.push(event.revision))
+    for (let i = 0; i < 3; i++) await client.set('/queued', i)
+    // The watcher is on the same stream: once it has the third write, so has the iterator.
+    await waitFor(() => revisions.includes(2), 'the third write at the client')
+    const read: unknown[] = []
+    await expect(
+      (async () => {
+        for await (const [, value] of subscription) read.push(value)
+      })(),
+    ).rejects.toMatchObject({ code: 'overflow' })
+    expect(read).toEqual([0, 1])
+    client.close()
+  })
+
   it('seeds values from an object or a JSON file', async () => {
     const { origin } = await dev({ seed: { '/greeting': 'hello', '/list': [1, 2] } })
     expect(await (await fetch(`${origin}/__atomkv/greeting`)).json()).toBe('hello')
