@@ -283,6 +283,7 @@ function openStream(
     else query.push('last-event-id=' + queryValue(position))
     if (request.instance !== null) query.push('instance=' + queryValue(request.instance))
   }
-  if (query.length > 0) url += '?' + query.join('&')
+  query.push('session=' + request.session)
+  url += '?' + query.join('&')
   return transport.fetch(url, { headers, signal })
 }

@@ -37,6 +37,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js'
 import { httpError } from './http.js'
 import { readEventStream, SseTooLargeError, type SseEvent } from './sse.js'
 import { Listener, type ListenerSpec } from './listener.js'
+import { randomId } from './random-id.js'
 import type { ConnectionStatus } from './types.js'
 
 /** One stream request: paths to follow, paths that need a snapshot, where to resume. */
@@ -46,6 +47,12 @@ export interface StreamRequest {
   lastEventId: string | null
   /** The server instance that sent `lastEventId` (its `X-AtomKV-Instance`), so a restarted server resets us. */
   instance: string | null
+  /**
+   * This connection's name, the same on every stream it opens: the server
+   * ends the previous stream when the next opens, which frees its socket at
+   * once (a browser otherwise drains a cancelled response for seconds).
+   */
+  session: string
 }
 
 export interface ConnectionOptions {
@@ -129,6 +136,7 @@ export class Connection {
   /** The position at which the stream last sent an event too large to read. */
   #tooLargeAt: string | null | undefined
   #handover: Handover | null = null
+  readonly #session = randomId()
 
   constructor(options: ConnectionOptions) {
     this.#options = options
@@ -341,6 +349,7 @@ export class Connection {
       init: [...init],
       lastEventId: this.#position,
       instance: this.#position === null ? null : this.#positionInstance,
+      session: this.#session,
     }
     void this.#run(attempt, request)
   }

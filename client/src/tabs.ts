@@ -22,6 +22,7 @@
 
 import { AtomKVError, type AtomKVErrorCode } from './errors.js'
 import { Listener, type ListenerSpec } from './listener.js'
+import { randomId } from './random-id.js'
 import type { ConnectionStatus, WatchEvent } from './types.js'
 
 /** The two browser APIs sharing needs; the globals in a browser. */
@@ -462,8 +463,4 @@ function asAtomKVError(error: unknown, key: string): AtomKVError {
 
 function ignoreAbort(error: unknown): void {
   if ((error as { name?: string } | null)?.name !== 'AbortError') throw error
-}
-
-function randomId(): string {
-  return globalThis.crypto.randomUUID()
 }

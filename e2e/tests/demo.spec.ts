@@ -6,6 +6,9 @@ import { DEMO_KV, getKey, setKey } from './helpers.js'
 
 test.describe.configure({ mode: 'serial' })
 
+/** Streams open on the demo's service. */
+const streams = async () => ((await (await fetch(`${DEMO_KV}/.stats`)).json()) as { streams: number }).streams
+
 /** Opens `path` and waits until it is connected and shows the counter. */
 async function open(page: Page, path: string): Promise<void> {
   await page.goto(path)
@@ -95,8 +98,27 @@ test('the React page and the Svelte page stay in sync on the same keys', async (
   await context.close()
 })
 
+test('a stream the client replaces frees its connection at once', async ({ page }) => {
+  await expect.poll(streams, { timeout: 10_000 }).toBe(0)
+  await page.goto('/')
+  await page.addScriptTag({ url: '/__atomkv/' }) // the browser build: window.AtomKV
+  await page.evaluate(async () => {
+    type Client = { watch(key: string, listener: () => void): () => void }
+    const { AtomKV } = window as unknown as { AtomKV: { createClient(options: { url: string }): Client } }
+    const client = AtomKV.createClient({ url: '/__atomkv' })
+    // A new key every few milliseconds: each reopens the stream, often before
+    // the last one answered. Chrome goes on reading ("draining") a stream
+    // dropped that early for up to 5 s, holding one of its six connections
+    // to the origin, unless the server ends it.
+    for (let i = 0; i < 60; i++) {
+      client.watch(`/reopen/${i}`, () => {})
+      await new Promise((resolve) => setTimeout(resolve, 1 + (i % 5)))
+    }
+  })
+  await expect.poll(streams, { timeout: 2000 }).toBe(1)
+})
+
 test('the tabs of one browser share one stream, and it moves when the leading tab closes', async ({ browser }) => {
-  const streams = async () => ((await (await fetch(`${DEMO_KV}/.stats`)).json()) as { streams: number }).streams
   // Earlier tests' pages are gone, and their streams with them.
   await expect.poll(streams, { timeout: 10_000 }).toBe(0)
   const context = await browser.newContext()
@@ -104,7 +126,8 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
   await open(first, '/react.html')
   const others = [await context.newPage(), await context.newPage()]
   await Promise.all(others.map((page, i) => open(page, i ? '/svelte.html' : '/react.html')))
-  expect(await streams()).toBe(1)
+  // The leader reopened its stream for the new tabs' keys; the server ended the old one at once.
+  await expect.poll(streams, { timeout: 2000 }).toBe(1)
 
   await setKey(DEMO_KV, '/demo/counter', 10)
   for (const page of [first, ...others]) await expect(page.getByTestId('counter')).toHaveText('10')
@@ -123,7 +146,7 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
   // Another browser profile does not share: its own stream.
   const elsewhere = await browser.newContext()
   await open(await elsewhere.newPage(), '/react.html')
-  expect(await streams()).toBe(2)
+  await expect.poll(streams, { timeout: 2000 }).toBe(2)
   await Promise.all([context.close(), elsewhere.close()])
 })
 

@@ -48,6 +48,9 @@ export interface AtomKV {
   close(): Promise<void>
 }
 
+/** A `session` names a client's connection (a random id); longer is a mistake, and would bloat the session map. */
+const MAX_SESSION_LENGTH = 128
+
 type Handler = (event: H3Event) => Response | Promise<Response>
 type Method = 'GET' | 'POST' | 'PUT'
 
@@ -169,7 +172,11 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const lastEventId =
       event.req.headers.get('last-event-id') || event.url.searchParams.get('last-event-id') || undefined
     const instance = event.url.searchParams.get('instance') || undefined
-    const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, client: event.req.ip })
+    const session = event.url.searchParams.get('session') || undefined
+    if (session && session.length > MAX_SESSION_LENGTH) {
+      return text(400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
+    }
+    const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, session, client: event.req.ip })
     if (!subscriber) {
       return text(503, hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`)
     }

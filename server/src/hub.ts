@@ -30,6 +30,8 @@ export interface OpenStream {
    * write; a different instance turns such a resume into a reset.
    */
   instance?: string | undefined
+  /** The client's name for its connection: a stream opened with the name of an open one retires that one. */
+  session?: string | undefined
   /** Who opens it, for logs. */
   client?: string | undefined
 }
@@ -53,6 +55,8 @@ export class Hub implements SubscriberHost {
   #heartbeat: ReturnType<typeof setInterval> | undefined
   readonly #unsubscribe: () => void
   #closed = false
+  /** The newest stream of each session; no larger than the set of streams. */
+  readonly #sessions = new Map<string, Subscriber>()
 
   constructor(store: Store, options: HubOptions) {
     this.#store = store
@@ -109,7 +113,7 @@ export class Hub implements SubscriberHost {
    * never carry a write made after opening (those come live), and `ready`
    * follows everything up to its id.
    */
-  open({ subscriptions, initial, lastEventId, instance, client }: OpenStream): Subscriber | undefined {
+  open({ subscriptions, initial, lastEventId, instance, session, client }: OpenStream): Subscriber | undefined {
     if (this.#closed || this.#subscribers.size >= this.#options.maxStreams) return undefined
     const id = this.#nextId++
     const subscriber = new Subscriber(
@@ -120,6 +124,13 @@ export class Hub implements SubscriberHost {
       this,
     )
     this.#attach(subscriber)
+    if (session !== undefined) {
+      // Registered first: every write goes to the old stream or the new one.
+      const previous = this.#sessions.get(session)
+      subscriber.session = session
+      this.#sessions.set(session, subscriber)
+      previous?.retire()
+    }
 
     let resumeAfter: number | undefined
     let reset: string | undefined
@@ -167,6 +178,8 @@ export class Hub implements SubscriberHost {
 
   detach(subscriber: Subscriber): void {
     if (!this.#subscribers.delete(subscriber)) return
+    const { session } = subscriber
+    if (session !== undefined && this.#sessions.get(session) === subscriber) this.#sessions.delete(session)
     for (const path of subscriber.subscriptions) {
       const set = this.#index.get(path)
       if (set?.delete(subscriber)) this.#subscriptions--

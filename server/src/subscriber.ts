@@ -40,6 +40,8 @@ export class Subscriber {
    * client, would otherwise linger until a timeout.
    */
   onDrop: (() => void) | undefined
+  /** The client's name for the connection this stream belongs to (`?session=`): a newer stream of it retires this one. */
+  session: string | undefined
 
   readonly #paths: ReadonlySet<string>
   readonly #host: SubscriberHost
@@ -54,6 +56,8 @@ export class Subscriber {
   #waiting = false
   #active = false
   #done = false
+  /** Takes no more events; ends once what it holds is sent. */
+  #retiring = false
 
   constructor(
     id: number,
@@ -151,6 +155,22 @@ export class Subscriber {
     }
   }
 
+  /**
+   * Replaced by a newer stream of the same session: takes no more events,
+   * sends those it holds (a client may still read them, see the client's
+   * handover), then ends. Ending rather than going quiet frees the
+   * connection: a browser that dropped the stream keeps reading it (Chrome
+   * drains a cancelled response for up to 5 s) before it lets the socket go.
+   */
+  retire(): void {
+    if (this.#done || this.#retiring) return
+    // Its opening not sent yet: it holds nothing a reader could use.
+    if (this.#opening !== null) return this.end()
+    this.#retiring = true
+    this.#host.detach(this)
+    if (this.#waiting) this.#pull()
+  }
+
   /** Cuts the stream off with an error, dropping the connection. */
   abort(reason: Error): void {
     if (this.#finish()) {
@@ -172,8 +192,9 @@ export class Subscriber {
   #pull(): void {
     if (this.#done) return
     const chunk = this.#take()
+    this.#waiting = !chunk && !this.#done
     if (chunk) this.#controller.enqueue(chunk)
-    else if (!this.#done) this.#waiting = true
+    if (this.#retiring && this.#front.length === 0 && this.#queue.empty) this.end()
   }
 
   #wake(): void {
@@ -248,6 +269,10 @@ class Fifo<T> {
   clear(): void {
     this.#items = []
     this.#head = 0
+  }
+
+  get empty(): boolean {
+    return this.#head === this.#items.length
   }
 
   *[Symbol.iterator](): Iterator<T> {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { post, range, revisionsOf, set, SSEClient, startServer, waitFor } from './helpers.js'
 
@@ -193,5 +194,54 @@ describe('one stream for many subscriptions (/.stream)', () => {
       { id: '/plain:0', event: 'ready', data: '{}' },
       { id: '/plain:1', event: undefined, data: '"p1"' },
     ])
+  })
+})
+
+describe('sessions (?session=)', () => {
+  it('retires the older stream of a session: it sends what it held, then ends', async () => {
+    const { url, port, atomkv } = await startServer()
+    const other = await SSEClient.open(`${url}/.stream?sub=/sess/&session=other`)
+    // An older stream of session s1 whose reader has stopped: the server holds its events.
+    const older = connect(port, '127.0.0.1')
+    older.pause()
+    older.write(`GET /.stream?sub=/sess/&session=s1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+    await waitFor(() => atomkv.stats().streams === 2, 'both streams')
+    const pad = 'z'.repeat(8 * 1024)
+    let writes = 0
+    while (atomkv.stats().queuedBytes === 0) {
+      if (writes === 5000) throw new Error('the stalled stream never queued anything')
+      await set(url, '/sess/a', { n: writes++, pad })
+    }
+
+    const newer = await SSEClient.open(`${url}/.stream?sub=/sess/&session=s1`)
+    expect(atomkv.stats().streams).toBe(2)
+    await set(url, '/sess/a', { n: writes++, pad })
+    await newer.waitForWrites(1)
+    expect(revisionsOf(newer.writes(), '/sess/a')).toEqual([writes - 1])
+
+    // The older stream delivers every write it held, then its body ends (the chunked terminator).
+    let text = ''
+    older.setEncoding('utf8')
+    older.on('data', (chunk: string) => (text += chunk))
+    older.resume()
+    await waitFor(() => text.endsWith('\r\n0\r\n\r\n'), 'the end of the older stream')
+    const ids = [...text.matchAll(/^id:\/sess\/a:(\d+)$/gm)].map((m) => Number(m[1]))
+    expect(ids).toEqual(range(0, writes - 2))
+    older.destroy()
+
+    await other.waitForWrites(writes)
+    expect(other.ended).toBe(false)
+  })
+
+  it('retires a key stream too, and refuses a session name past 128 characters', async () => {
+    const { url, atomkv } = await startServer()
+    const first = await SSEClient.open(`${url}/k?session=abc`)
+    await SSEClient.open(`${url}/k?session=abc`)
+    await waitFor(() => first.ended, 'the first stream to end')
+    expect(first.error).toBeUndefined()
+    expect(atomkv.stats().streams).toBe(1)
+    const long = await fetch(`${url}/.stream?sub=/k&session=${'s'.repeat(129)}`)
+    expect(long.status).toBe(400)
+    expect(await long.text()).toMatch(/129 characters long \(at most 128\)/)
   })
 })
