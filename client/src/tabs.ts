@@ -144,12 +144,13 @@ export class TabShare {
   /** The client's status, as the leader's connection has it. */
   get status(): ConnectionStatus {
     if (this.#closed || this.#proxies.size === 0) return 'closed'
-    const starting = this.#leader === null || this.#leaderStatus === 'closed' || this.#leaderStatus === 'connecting'
-    if (starting) return this.#leaders > 1 || (this.#leader === null && this.#leaders > 0) ? 'reconnecting' : 'connecting'
-    return this.#leaderStatus
+    const answered = this.#leaderStatus === 'open' || this.#leaderStatus === 'reconnecting'
+    if (this.#leader !== null && answered) return this.#leaderStatus
+    // No leader, or its stream has not answered yet: a connection the first time, then a reconnection.
+    return this.#leaders > (this.#leader === null ? 0 : 1) ? 'reconnecting' : 'connecting'
   }
 
-  /** Whether this client leads; for tests and tools. */
+  /** Whether this client leads. */
   get leading(): boolean {
     return this.#leader === this.#id
   }
