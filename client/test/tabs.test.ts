@@ -131,6 +131,35 @@ describe('shareAcrossTabs', () => {
     expect(new Set(seen).size).toBe(seen.length)
   })
 
+  it('gives a watch made as the leader leaves to the next leader', async () => {
+    const server = await startServer()
+    const browser = new Browser()
+    const first = openTab(browser, server.url)
+    first.client.watch('/between', () => {})
+    await waitFor(() => first.client.status === 'open', 'the first tab open')
+    const second = openTab(browser, server.url)
+    second.client.watch('/between', () => {})
+    await waitFor(() => second.client.status === 'open', 'the follower open')
+    // And one made as soon as this tab sees the stream is gone, before the next leader's stream answers.
+    const during = recorder()
+    const stop = second.client.onStatus((status) => {
+      if (status !== 'reconnecting') return
+      stop()
+      second.client.watch('/between/during', during.listener, { initial: true })
+    })
+    first.client.close()
+    // In the same tick: the leader is gone, and this tab does not know yet (its watch goes to the old leader).
+    const late = recorder()
+    second.client.watch('/between/late', late.listener, { initial: true })
+    await waitFor(() => late.types().includes('ready') && during.types().includes('ready'), 'both watches ready')
+    await second.client.set('/between/late', 1)
+    await second.client.set('/between/during', 1)
+    await waitFor(() => late.state.size === 1 && during.state.size === 1, 'the writes')
+    expect(late.types()).toEqual(['ready', '/between/late:0'])
+    expect(during.types()).toEqual(['ready', '/between/during:0'])
+    expect(second.streams()).toHaveLength(1)
+  })
+
   it('moves the stream when the leading tab vanishes without a word, and follows its status', async () => {
     const server = await startServer()
     const browser = new Browser()
