@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClientIn, type AtomKVClient, type ClientOptions } from '../src/client.js'
-import { AtomKVError, createClient } from '../src/index.js'
+import { AtomKVError, createClient, MAX_SUBSCRIPTIONS } from '../src/index.js'
 import { countingFetch, gatedFetch, recorder, startServer, take, waitFor } from './helpers.js'
 import { Browser, type Tab } from './tabs.js'
 
@@ -226,6 +226,27 @@ describe('shareAcrossTabs', () => {
     await waitFor(() => errors.length === 1, 'the error')
     expect(errors[0]).toBeInstanceOf(AtomKVError)
     expect(errors[0]).toMatchObject({ code: 'http', status: 400 })
+  })
+
+  it('counts the keys of every tab against the one stream\'s limit', async () => {
+    const server = await startServer()
+    const browser = new Browser()
+    const leader = openTab(browser, server.url)
+    for (let i = 0; i < MAX_SUBSCRIPTIONS - 1; i++) leader.client.watch(`/${i}`, () => {})
+    await waitFor(() => leader.client.status === 'open', 'the leader open')
+    const follower = openTab(browser, server.url)
+    const events: string[] = []
+    const errors: unknown[] = []
+    for (const key of ['/last', '/one-too-many']) {
+      follower.client.watch(key, (event) => {
+        events.push(`${key} ${event.type}`)
+        if (event.type === 'error') errors.push(event.error)
+      })
+    }
+    await waitFor(() => events.length === 2, 'an answer for both')
+    expect(events.sort()).toEqual(['/last ready', '/one-too-many error'])
+    expect(errors[0]).toMatchObject({ code: 'too-many-subscriptions', key: '/one-too-many' })
+    expect(server.atomkv.stats().subscriptions).toBe(MAX_SUBSCRIPTIONS)
   })
 
   it('keeps its own stream where the browser APIs are missing (Node)', async () => {
