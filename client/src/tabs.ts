@@ -1,10 +1,10 @@
 // `shareAcrossTabs`: one event stream for every tab of a browser.
 //
 // Of the clients of one service URL in a browser (one per tab, usually), the
-// one holding the Web Lock `atomkv:<url>` leads: its own connection carries
+// one holding the Web Lock `atomkv/1:<url>` leads: its own connection carries
 // the watches of every client. The others follow: they send their watches to
-// the leader over the BroadcastChannel `atomkv:<url>` and get the events back
-// on a channel of their own, `atomkv:<url>#<client id>`, so no tab decodes the
+// the leader over the BroadcastChannel `atomkv/1:<url>` and get the events back
+// on a channel of their own, `atomkv/1:<url>#<client id>`, so no tab decodes the
 // events of another. The browser hands the lock to the next client in line
 // when the leader closes, its tab goes away or crashes.
 //
@@ -17,13 +17,20 @@
 // changed; nothing is delivered twice.
 //
 // A client that vanishes without a word releases its locks with its tab. The
-// leader waits for each follower's own lock (`atomkv:<url>#<client id>`):
+// leader waits for each follower's own lock (`atomkv/1:<url>#<client id>`):
 // getting it means the follower is gone, and its watches are dropped.
 
 import { AtomKVError, type AtomKVErrorCode } from './errors.js'
 import { Listener, type ListenerSpec } from './listener.js'
 import { randomId } from './random-id.js'
 import type { ConnectionStatus, WatchEvent } from './types.js'
+
+/**
+ * Names the messages below. Tabs of different versions of an app (an old tab
+ * still open after a deploy) share only if they speak the same messages:
+ * change it with them.
+ */
+const PROTOCOL = 'atomkv/1'
 
 /** The two browser APIs sharing needs; the globals in a browser. */
 export interface TabEnvironment {
@@ -120,7 +127,7 @@ export class TabShare {
 
   constructor(options: TabShareOptions) {
     this.#options = options
-    this.#name = 'atomkv:' + options.url
+    this.#name = PROTOCOL + ':' + options.url
     const { BroadcastChannel } = options.env
     this.#control = new BroadcastChannel(this.#name)
     this.#control.onmessage = (event) => this.#onControl(event.data as ControlMessage)
