@@ -66,7 +66,7 @@ type WireEvent = Exclude<WatchEvent, { type: 'error' }> | { type: 'error'; error
 /** On the shared channel. `to` names the leader a follower means; a message for another is ignored. */
 type ControlMessage =
   | { t: 'hello'; from: string }
-  | { t: 'leader'; from: string; status: ConnectionStatus }
+  | { t: 'leader'; from: string; since: number; status: ConnectionStatus }
   | { t: 'resign'; from: string }
   | { t: 'watch'; from: string; to: string; watches: [id: number, path: string][] }
   | { t: 'unwatch'; from: string; to: string; ids: number[] }
@@ -109,6 +109,8 @@ export class TabShare {
   #nextId = 0
   /** The leading client's id (maybe this one's), once known. */
   #leader: string | null = null
+  /** When the latest leader we know of took the lock: an older one's late message must not win it back. */
+  #leaderSince = -Infinity
   #leaderStatus: ConnectionStatus = 'closed'
   /** Leaders followed so far: after the first, a new stream is a reconnection. */
   #leaders = 0
@@ -177,7 +179,7 @@ export class TabShare {
     this.#connectionStatus = status
     if (!this.leading || status === this.#leaderStatus) return
     this.#leaderStatus = status
-    this.#post({ t: 'leader', from: this.#id, status })
+    this.#post({ t: 'leader', from: this.#id, since: this.#leaderSince, status })
   }
 
   wake(): void {
@@ -262,8 +264,9 @@ export class TabShare {
   }
 
   /** A new leader (maybe us): every watch starts again with it, from what it has seen. */
-  #follow(leader: string, status: ConnectionStatus): void {
+  #follow(leader: string, since: number, status: ConnectionStatus): void {
     this.#leader = leader
+    this.#leaderSince = since
     this.#leaders++
     this.#leaderStatus = status
     this.#outgoing = null
@@ -283,13 +286,15 @@ export class TabShare {
           this.#leaderStatus = message.status
           return this.#options.onChange()
         }
-        return this.#follow(message.from, message.status)
+        // Messages of two senders may cross: one from a leader that has since gone must not win it back.
+        if (this.#leader !== null && !(message.since > this.#leaderSince)) return
+        return this.#follow(message.from, message.since, message.status)
       case 'resign':
         if (message.from !== this.#leader) return
         this.#leader = null
         return this.#options.onChange()
       case 'hello':
-        if (this.leading) this.#post({ t: 'leader', from: this.#id, status: this.#leaderStatus })
+        if (this.leading) this.#post({ t: 'leader', from: this.#id, since: this.#leaderSince, status: this.#leaderStatus })
         return
     }
     if (message.to !== this.#id || !this.leading) return
@@ -325,8 +330,8 @@ export class TabShare {
   /** We hold the lock: lead until the client closes. */
   #lead(released: Promise<void>): Promise<void> {
     if (this.#closed) return Promise.resolve()
-    this.#follow(this.#id, this.#connectionStatus)
-    this.#post({ t: 'leader', from: this.#id, status: this.#leaderStatus })
+    this.#follow(this.#id, now(), this.#connectionStatus)
+    this.#post({ t: 'leader', from: this.#id, since: this.#leaderSince, status: this.#leaderStatus })
     return released
   }
 
@@ -467,6 +472,16 @@ function wireError(error: AtomKVError): WireError {
 function asAtomKVError(error: unknown, key: string): AtomKVError {
   if (error instanceof AtomKVError) return error
   return new AtomKVError(error instanceof Error ? error.message : String(error), { code: 'closed', key })
+}
+
+/**
+ * Milliseconds since the epoch, comparable between tabs. From the page's time
+ * origin and its monotonic clock: a wall clock set back after the page loaded
+ * does not move it.
+ */
+function now(): number {
+  const { performance } = globalThis as { performance?: { timeOrigin: number; now(): number } }
+  return performance ? performance.timeOrigin + performance.now() : Date.now()
 }
 
 function ignoreAbort(error: unknown): void {

@@ -182,6 +182,29 @@ describe('shareAcrossTabs', () => {
     expect(server.atomkv.stats().streams).toBe(1)
   })
 
+  it('does not follow a late message of a leader that has gone', async () => {
+    const server = await startServer()
+    const browser = new Browser()
+    const first = openTab(browser, server.url)
+    first.client.watch('/late', () => {})
+    await waitFor(() => first.client.status === 'open', 'the first tab open')
+    const second = openTab(browser, server.url)
+    second.client.watch('/late', () => {})
+    await waitFor(() => second.client.status === 'open', 'the follower open')
+    first.client.close()
+    await waitFor(() => second.streams().length === 1 && second.client.status === 'open', 'the second tab leads')
+    const third = openTab(browser, server.url)
+    const thirds = recorder()
+    third.client.watch('/late', thirds.listener)
+    await waitFor(() => third.client.status === 'open', 'the third tab follows')
+    // A status message of an earlier leader, delivered after the new leader's (channels order only per sender).
+    const channel = new BroadcastChannel('atomkv/1:' + server.url)
+    channel.postMessage({ t: 'leader', from: 'gone', since: 0, status: 'open' })
+    channel.close()
+    await second.client.set('/late', 'still here')
+    await waitFor(() => thirds.state.get('/late')?.[0] === 'still here', 'the write through the real leader')
+  })
+
   it('drops the watches of a follower whose tab vanished', async () => {
     const server = await startServer()
     const browser = new Browser()
