@@ -128,6 +128,10 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
   await Promise.all(others.map((page, i) => open(page, i ? '/svelte.html' : '/react.html')))
   // The leader reopened its stream for the new tabs' keys; the server ended the old one at once.
   await expect.poll(streams, { timeout: 2000 }).toBe(1)
+  // The demo's home page shows the server's count.
+  const home = await context.newPage()
+  await home.goto('/')
+  await expect(home.getByTestId('streams')).toHaveText('1')
 
   await setKey(DEMO_KV, '/demo/counter', 10)
   for (const page of [first, ...others]) await expect(page.getByTestId('counter')).toHaveText('10')
@@ -142,6 +146,7 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
   await others[0]!.getByTestId('counter-inc').click()
   await expect(others[1]!.getByTestId('counter')).toHaveText('21')
   for (const page of others) await expect(page.getByTestId('status')).toHaveText('open')
+  await expect(home.getByTestId('streams')).toHaveText('1')
 
   // Another browser profile does not share: its own stream.
   const elsewhere = await browser.newContext()
