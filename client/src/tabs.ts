@@ -270,10 +270,7 @@ export class TabShare {
     this.#leaders++
     this.#leaderStatus = status
     this.#outgoing = null
-    for (const proxy of this.#proxies.values()) {
-      proxy.detach?.()
-      proxy.detach = null
-    }
+    // A copy: a subscription refused on the spot removes its proxy.
     for (const proxy of [...this.#proxies.values()]) this.#subscribe(proxy)
     this.#options.onChange()
   }

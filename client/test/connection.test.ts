@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryStore, type Store } from '@atomkv/server'
+import { MemoryStore } from '@atomkv/server'
+import { lateSnapshotStore } from '../../test-support/late-snapshot-store.js'
 import { AtomKVError, MAX_SUBSCRIPTIONS } from '../src/index.js'
 import { countingFetch, recorder, startClient, startServer, take, waitFor } from './helpers.js'
 
@@ -81,32 +82,18 @@ describe('one connection per client', () => {
 
   it('loses no write in a handover whose new stream reads its snapshot late', async () => {
     // No backlog: nothing to resume from, so each reopen hands over (see connection.ts).
-    const memory = new MemoryStore()
-    let gate: Promise<void> | undefined
-    let waiting = false
-    const store: Store = {
-      get: (key) => memory.get(key),
-      set: (key, json) => memory.set(key, json),
-      update: (key, json, revision) => memory.update(key, json, revision),
-      subscribe: (listener) => memory.subscribe(listener),
-      size: () => memory.size(),
-      list: async (paths) => {
-        waiting = gate !== undefined
-        await gate
-        return memory.list(paths)
-      },
-    }
-    const server = await startServer({ store, backlog: { maxEvents: 0 } })
+    const late = lateSnapshotStore(new MemoryStore())
+    late.release()
+    const server = await startServer({ store: late.store, backlog: { maxEvents: 0 } })
     const kv = startClient(server.url)
     const steady = kv.subscribe<number>('/steady')
     await steady.ready
-    let release!: () => void
-    gate = new Promise((resolve) => (release = resolve))
+    late.hold()
     const added = kv.subscribe('/added')
     // Writes land between the new stream's start (which retires the old one) and its late snapshot.
-    await waitFor(() => waiting, 'the new stream to read its snapshot')
+    await waitFor(() => late.waiting > 0, 'the new stream to read its snapshot')
     for (let i = 0; i < 10; i++) await server.atomkv.store.set('/steady', String(i))
-    release()
+    late.release()
     await added.ready
     const revisions = (await take(steady, 10)).map(([, , revision]) => revision)
     expect(revisions).toEqual(Array.from({ length: 10 }, (_, i) => i))

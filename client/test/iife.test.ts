@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ORIGINAL_FIBONACCI } from '../../test-support/original-examples.js'
 import { startServer, waitFor } from './helpers.js'
 
 let script: string
@@ -81,22 +82,7 @@ describe('the browser build', () => {
     const server = await startServer()
     const context = page(server.url + '/')
     const results = vm.runInContext(
-      `
-      async function init() {
-          // Acceptably fails if already initialized
-          AtomKV.update('/fib', [0, 1], 0)
-      }
-
-      async function increment() {
-          for (;;) {
-              let [[a, b], revision] = await AtomKV.get('/fib')
-              let next = [b, a + b]
-              if (await AtomKV.update('/fib', next, revision + 1)) {
-                  return next  // success
-              }
-          }
-      }
-
+      `${ORIGINAL_FIBONACCI}
       const seen = []
       async function monitor(session) {
           for await (let [key, value, rev] of AtomKV.subscribe(\`/\${session}/\`)) {

@@ -2,6 +2,7 @@
 // from a standalone `atomkv` server on another origin.
 
 import { expect, test } from '@playwright/test'
+import { ORIGINAL_FIBONACCI } from '../../test-support/original-examples.js'
 import { getKey, servePage, setKey, startStandalone } from './helpers.js'
 
 /**
@@ -13,20 +14,7 @@ const originalPage = (server: string) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>original</title>
 <script src="${server}/"></script>
 <script>
-async function init() {
-    // Acceptably fails if already initialized
-    AtomKV.update('/fib', [0, 1], 0)
-}
-
-async function increment() {
-    for (;;) {
-        let [[a, b], revision] = await AtomKV.get('/fib')
-        let next = [b, a + b]
-        if (await AtomKV.update('/fib', next, revision + 1)) {
-            return next  // success
-        }
-    }
-}
+${ORIGINAL_FIBONACCI}
 
 async function monitor(session) {
     for await (let [key, value, rev] of AtomKV.subscribe(\`/\${session}/\`)) {

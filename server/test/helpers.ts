@@ -208,23 +208,4 @@ export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
 }
 
-/**
- * `memory` behind a store that reads its snapshots late, as a remote one
- * would: `list()` waits until `release()`, so writes can land in between.
- */
-export function lateSnapshotStore(memory: MemoryStore): { store: Store; release: () => void } {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  const store: Store = {
-    get: (key) => memory.get(key),
-    set: (key, json) => memory.set(key, json),
-    update: (key, json, revision) => memory.update(key, json, revision),
-    subscribe: (listener) => memory.subscribe(listener),
-    size: () => memory.size(),
-    async list(subscriptions) {
-      await released
-      return memory.list(subscriptions)
-    },
-  }
-  return { store, release }
-}
+export { lateSnapshotStore } from '../../test-support/late-snapshot-store.js'

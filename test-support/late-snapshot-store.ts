@@ -1,0 +1,51 @@
+// A store whose snapshot reads wait at a gate, as a remote store's might, so
+// a test can land writes between a stream's start and its snapshot. Shared by
+// the server's hub tests and the client's handover test.
+
+import type { MemoryStore, Store } from '../server/src/index.js'
+
+export interface LateSnapshotStore {
+  store: Store
+  /** Lets the waiting and all later snapshot reads through. */
+  release(): void
+  /** Shuts the gate again: later reads wait for the next `release()`. */
+  hold(): void
+  /** Snapshot reads waiting at the gate now. */
+  readonly waiting: number
+}
+
+/** `memory` behind a gate, shut at first: `list()` waits until `release()`. */
+export function lateSnapshotStore(memory: MemoryStore): LateSnapshotStore {
+  let open!: () => void
+  let gate: Promise<void> | undefined
+  let waiting = 0
+  const hold = () => {
+    gate = new Promise<void>((resolve) => (open = resolve))
+  }
+  hold()
+  return {
+    store: {
+      get: (key) => memory.get(key),
+      set: (key, json) => memory.set(key, json),
+      update: (key, json, revision) => memory.update(key, json, revision),
+      subscribe: (listener) => memory.subscribe(listener),
+      size: () => memory.size(),
+      async list(subscriptions) {
+        if (gate) {
+          waiting++
+          await gate
+          waiting--
+        }
+        return memory.list(subscriptions)
+      },
+    },
+    release() {
+      gate = undefined
+      open()
+    },
+    hold,
+    get waiting() {
+      return waiting
+    },
+  }
+}
