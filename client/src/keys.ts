@@ -6,6 +6,8 @@
 const COMPONENT = String.raw`[\p{L}\p{N}_-]+`
 const KEY_RE = new RegExp(String.raw`^(?:/${COMPONENT})+$`, 'u')
 const PREFIX_RE = new RegExp(String.raw`^(?:/${COMPONENT})+/$`, 'u')
+const KEY_OR_PREFIX_RE = new RegExp(String.raw`^(?:/${COMPONENT})+/?$`, 'u')
+const COMPONENT_RE = new RegExp(`^${COMPONENT}$`, 'u')
 
 /** Longest key or prefix accepted, in UTF-16 code units; bounds every map indexed by key. */
 export const MAX_KEY_LENGTH = 1024
@@ -20,7 +22,7 @@ export function isPrefix(path: string): boolean {
 
 /** A key or a prefix: what a subscription may name. */
 export function isKeyOrPrefix(path: string): boolean {
-  return isKey(path) || isPrefix(path)
+  return path.length <= MAX_KEY_LENGTH && KEY_OR_PREFIX_RE.test(path)
 }
 
 /** Whether `key` is covered by `subscription` (the key itself, or a prefix above it). */
@@ -31,6 +33,8 @@ export function covers(subscription: string, key: string): boolean {
 /** Why `path` is not a valid key or prefix, in a few words; `undefined` when it is valid. */
 export function keyProblem(path: string, allowPrefix = false): string | undefined {
   if (typeof path !== 'string') return 'must be a string'
+  // One regular expression for a valid path; the reason is worked out only for an invalid one.
+  if (allowPrefix ? isKeyOrPrefix(path) : isKey(path)) return undefined
   if (!path.startsWith('/')) return 'must begin with "/"'
   if (path.length > MAX_KEY_LENGTH) return `longer than ${MAX_KEY_LENGTH} characters`
   if (path === '/') return allowPrefix ? 'the root "/" cannot be watched' : 'the root "/" is not a key'
@@ -38,7 +42,7 @@ export function keyProblem(path: string, allowPrefix = false): string | undefine
   const body = path.endsWith('/') ? path.slice(1, -1) : path.slice(1)
   for (const component of body.split('/')) {
     if (component === '') return 'has an empty component'
-    if (!new RegExp(`^${COMPONENT}$`, 'u').test(component))
+    if (!COMPONENT_RE.test(component))
       return `component "${component}" may hold only letters, digits, "-" and "_"`
   }
   return undefined

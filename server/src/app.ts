@@ -1,12 +1,14 @@
 // The HTTP service as an h3 app: the original AtomKV protocol, its extensions,
 // CORS on every answer, and short text/plain errors that never touch data.
 
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isPrefix, keyProblem } from '@atomkv/client'
 import { H3, type H3Event, type NodeHandler, toNodeHandler } from 'h3'
+import { readJSON } from './body.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
-import { flag, json, quote, readJSON, readRevision, respond, SSE_HEADERS, SSE_HEADERS_H2, text } from './http.js'
 import { MemoryStore } from './memory-store.js'
+import { NodeSink } from './node-sink.js'
 import {
   type AtomKVOptions,
   checkInteger,
@@ -17,6 +19,8 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   resolveLogger,
 } from './options.js'
+import { HANDLED, json, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
+import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
 import { type Store, StoreFullError } from './store.js'
 
@@ -51,7 +55,7 @@ export interface AtomKV {
 /** A `session` names a client's connection (a random id); longer is a mistake, and would bloat the session map. */
 const MAX_SESSION_LENGTH = 128
 
-type Handler = (event: H3Event) => Response | Promise<Response>
+type Handler = (event: H3Event) => Reply | Promise<Reply>
 type Method = 'GET' | 'POST' | 'PUT'
 
 export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
@@ -88,104 +92,117 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   }
 
   let missingBundleLogged = false
-  async function serveClient(): Promise<Response> {
+  async function serveClient(event: H3Event): Promise<Reply> {
     const script = await clientBundle()
     if (script === undefined) {
       const problem = 'the browser build of @atomkv/client is missing'
       if (!missingBundleLogged) logger.error(`atomkv: GET / has no script to serve: ${problem}`)
       missingBundleLogged = true
-      return text(500, `${problem}: build it with \`pnpm --filter @atomkv/client build\``)
+      return text(event, 500, `${problem}: build it with \`pnpm --filter @atomkv/client build\``)
     }
-    return respond(script, 200, {
-      'content-type': 'application/javascript; charset=utf-8',
-      'cache-control': 'no-cache',
-    })
+    return reply(event, 200, script, ['content-type', 'application/javascript; charset=utf-8', 'cache-control', 'no-cache'])
   }
 
-  async function read(event: H3Event): Promise<Response> {
+  async function read(event: H3Event): Promise<Reply> {
     const path = pathOf(event)
     if (acceptsEventStream(event.req.headers.get('accept'))) {
       const problem = keyProblem(path, true)
-      if (problem) return text(400, `invalid key or prefix ${quote(path)}: ${problem}`)
+      if (problem) return text(event, 400, `invalid key or prefix ${quote(path)}: ${problem}`)
       return openStream(event, [path], flag(event.url.searchParams, 'initial') ? [path] : [])
     }
     const problem = keyProblem(path)
     if (problem) {
       const hint = isPrefix(path) ? ' (a prefix can only be watched, with Accept: text/event-stream)' : ''
-      return text(400, `invalid key ${quote(path)}: ${problem}${hint}`)
+      return text(event, 400, `invalid key ${quote(path)}: ${problem}${hint}`)
     }
     const entry = await store.get(path)
-    if (!entry) return text(404, `no key ${quote(path)}`, { 'cache-control': 'no-cache' })
-    return respond(entry.json, 200, {
-      'content-type': 'application/json',
-      'x-revision': String(entry.revision),
-      'cache-control': 'no-cache',
-    })
+    if (!entry) return text(event, 404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
+    return reply(event, 200, entry.json, [
+      'content-type', 'application/json',
+      'x-revision', String(entry.revision),
+      'cache-control', 'no-cache',
+    ])
   }
 
-  async function write(event: H3Event): Promise<Response> {
+  async function write(event: H3Event): Promise<Reply> {
     const key = pathOf(event)
     const problem = keyProblem(key)
-    if (problem) return text(400, `invalid key ${quote(key)}: ${problem}`)
+    if (problem) return text(event, 400, `invalid key ${quote(key)}: ${problem}`)
     let revision: number | undefined
     if (event.req.method === 'PUT') {
-      const header = readRevision(event.req.headers.get('x-revision'))
-      if (!header.ok) return header.response
-      revision = header.revision
+      const header = event.req.headers.get('x-revision')
+      revision = parseRevision(header)
+      if (revision === undefined) {
+        const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
+        return text(event, 400, `X-Revision ${problem}; PUT needs the next revision number`)
+      }
     }
-    const body = await readJSON(event.req, maxValueBytes)
-    if (!body.ok) return body.response
+    const body = await readJSON(event, maxValueBytes)
+    if (!body.ok) return text(event, body.status, body.message, body.close ? ['connection', 'close'] : [])
     try {
       const entry =
         revision === undefined ? await store.set(key, body.json) : await store.update(key, body.json, revision)
       if (!entry) {
         const sent = event.req.headers.get('x-revision')?.trim()
-        return text(409, `X-Revision ${sent} is not the next revision of ${quote(key)}`)
+        return text(event, 409, `X-Revision ${sent} is not the next revision of ${quote(key)}`)
       }
-      return respond(null, 200, { 'x-revision': String(entry.revision) })
+      return reply(event, 200, null, ['x-revision', String(entry.revision)])
     } catch (error) {
-      if (error instanceof StoreFullError) return text(507, `${error.message}: ${quote(key)} was not stored`)
+      if (error instanceof StoreFullError) return text(event, 507, `${error.message}: ${quote(key)} was not stored`)
       throw error
     }
   }
 
-  function multiplexed(event: H3Event): Response {
+  function multiplexed(event: H3Event): Reply | Promise<Reply> {
     const query = event.url.searchParams
     const subs = query.getAll('sub')
     const inits = query.getAll('init')
     const count = subs.length + inits.length
-    if (count === 0) return text(400, 'a stream needs at least one sub=<key or prefix> or init=<key or prefix>')
+    if (count === 0) return text(event, 400, 'a stream needs at least one sub=<key or prefix> or init=<key or prefix>')
     if (count > maxSubscriptions) {
-      return text(400, `too many subscriptions: ${count} (at most ${maxSubscriptions} on one stream)`)
+      return text(event, 400, `too many subscriptions: ${count} (at most ${maxSubscriptions} on one stream)`)
     }
     for (const [name, entries] of [['sub', subs], ['init', inits]] as const) {
       for (const entry of entries) {
         const problem = keyProblem(entry, true)
-        if (problem) return text(400, `${name} ${quote(entry)}: ${problem}`)
+        if (problem) return text(event, 400, `${name} ${quote(entry)}: ${problem}`)
       }
     }
     const subscriptions = [...new Set([...subs, ...inits])]
     return openStream(event, subscriptions, flag(query, 'initial') ? subscriptions : [...new Set(inits)])
   }
 
-  function openStream(event: H3Event, subscriptions: string[], initial: string[]): Response {
+  function openStream(event: H3Event, subscriptions: string[], initial: string[]): Reply | Promise<Reply> {
     const lastEventId =
       event.req.headers.get('last-event-id') || event.url.searchParams.get('last-event-id') || undefined
     const instance = event.url.searchParams.get('instance') || undefined
     const session = event.url.searchParams.get('session') || undefined
     if (session && session.length > MAX_SESSION_LENGTH) {
-      return text(400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
+      return text(event, 400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
     }
     const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, session, client: event.req.ip })
     if (!subscriber) {
-      return text(503, hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`)
+      const why = hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`
+      return text(event, 503, why)
     }
     const node = event.runtime?.node
-    if (node?.res) subscriber.onDrop = () => node.res?.destroy()
-    return respond(subscriber.stream, 200, {
-      ...(node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS),
-      'x-atomkv-instance': hub.instance,
-    })
+    const direct =
+      node?.res &&
+      NodeSink.open(
+        node.req as IncomingMessage,
+        node.res as ServerResponse,
+        [...SSE_HEADERS, 'x-atomkv-instance', hub.instance],
+        subscriber,
+      )
+    if (direct) {
+      subscriber.attach(direct)
+      // h3 and srvx leave the response alone once it has closed.
+      return new Promise((resolve) => node.res!.once('close', () => resolve(HANDLED)))
+    }
+    const sink = new WebSink(subscriber)
+    subscriber.attach(sink)
+    const head = node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS
+    return webResponse(sink.stream, 200, [...head, 'x-atomkv-instance', hub.instance])
   }
 
   const app = new H3({
@@ -193,14 +210,14 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     onError(error) {
       if (error.status >= 500) {
         logger.error('atomkv: a request failed', error.cause ?? error)
-        return text(500, 'internal server error')
+        return text(undefined, 500, 'internal server error') as Response
       }
-      return text(error.status, error.status === 400 ? 'the URL is malformed' : error.message)
+      return text(undefined, error.status, error.status === 400 ? 'the URL is malformed' : error.message) as Response
     },
   })
   app.all('/', methods({ GET: serveClient }))
   app.all('/.stream', methods({ GET: multiplexed }))
-  app.all('/.stats', methods({ GET: () => json(stats()) }))
+  app.all('/.stats', methods({ GET: (event) => json(event, stats()) }))
   app.all('/**', methods({ GET: read, POST: write, PUT: write }))
 
   return {
@@ -222,9 +239,9 @@ function methods(handlers: Partial<Record<Method, Handler>>): Handler {
   const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
   return (event) => {
     const method = event.req.method
-    if (method === 'OPTIONS') return respond(null, 200, { allow, 'access-control-max-age': '86400' })
+    if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
     const handler = handlers[method as Method]
-    if (!handler) return text(405, `${method} is not allowed here; allowed: ${allow}`, { allow })
+    if (!handler) return text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
     return handler(event)
   }
 }
@@ -244,4 +261,18 @@ function pathOf(event: H3Event): string {
   } catch {
     return pathname
   }
+}
+
+/** `X-Revision` as sent with PUT: an integer (one no key can have is `-1`, and conflicts), else `undefined`. */
+function parseRevision(header: string | null): number | undefined {
+  const value = header?.trim() ?? ''
+  if (!/^-?\d+$/.test(value)) return undefined
+  const revision = Number(value)
+  return Number.isSafeInteger(revision) ? revision : -1
+}
+
+/** Whether a query flag such as `initial` is on: present, and not `0`, `false` or `no`. */
+function flag(query: URLSearchParams, name: string): boolean {
+  const value = query.get(name)
+  return value !== null && !['0', 'false', 'no'].includes(value.toLowerCase())
 }

@@ -2,21 +2,42 @@
 // and bytes, with an index from event id to position. Events leave it oldest
 // first, so when an id is still here, so is everything written after it.
 
-export interface BacklogEvent {
-  /** Position in write order; consecutive for consecutive writes. */
-  readonly seq: number
+import { eventId, Frame, frameText } from './sse.js'
+
+/**
+ * One committed write as an event. Its frame is encoded only when a stream
+ * sends it (live or in a replay), then shared by every stream.
+ */
+export class BacklogEvent extends Frame {
+  constructor(
+    /** Position in write order; consecutive for consecutive writes. */
+    readonly seq: number,
+    readonly key: string,
+    readonly revision: number,
+    readonly json: string,
+  ) {
+    super()
+  }
+
   /** `<key>:<revision>` */
-  readonly id: string
-  readonly key: string
-  readonly revision: number
-  /** The encoded SSE frame, shared with live subscribers. */
-  readonly frame: Uint8Array
+  get id(): string {
+    return eventId(this.key, this.revision)
+  }
+
+  /** What the event counts against the backlog's bound: the characters of its frame, near enough, without encoding it. */
+  get size(): number {
+    return this.key.length + this.json.length + 24
+  }
+
+  protected text(): string {
+    return frameText({ id: this.id, data: this.json })
+  }
 }
 
 export interface BacklogOptions {
   /** Most events kept. Default 10 000; `0` disables resuming (every resume is a reset). */
   maxEvents?: number
-  /** Most frame bytes kept. Default 16 MiB. */
+  /** Most bytes kept, counted as the characters of the events' frames. Default 16 MiB. */
   maxBytes?: number
 }
 
@@ -61,16 +82,16 @@ export class Backlog {
    * Records an event and returns it with its seq. One too big to keep empties
    * the backlog instead: keeping older events without it would leave a gap.
    */
-  append(key: string, revision: number, id: string, frame: Uint8Array): BacklogEvent {
-    const event: BacklogEvent = { seq: this.#nextSeq++, id, key, revision, frame }
-    const size = frame.byteLength
+  append(key: string, revision: number, json: string): BacklogEvent {
+    const event = new BacklogEvent(this.#nextSeq++, key, revision, json)
+    const size = event.size
     const fits = this.maxEvents > 0 && size <= this.maxBytes
     while (this.events > 0 && (!fits || this.events >= this.maxEvents || this.#bytes + size > this.maxBytes)) {
       this.#evictOldest()
     }
     if (fits) {
       this.#events.push(event)
-      this.#index.set(id, event.seq)
+      this.#index.set(event.id, event.seq)
       this.#bytes += size
     }
     return event
@@ -93,7 +114,7 @@ export class Backlog {
     const event = this.#events[this.#head]
     if (!event) return
     this.#events[this.#head++] = undefined
-    this.#bytes -= event.frame.byteLength
+    this.#bytes -= event.size
     // A key re-created after expiry reuses ids; the index points at the newest.
     if (this.#index.get(event.id) === event.seq) this.#index.delete(event.id)
     if (this.#head > 1024 && this.#head * 2 > this.#events.length) {

@@ -5,7 +5,7 @@
 import { Backlog, type BacklogEvent, type BacklogOptions } from './backlog.js'
 import type { Logger } from './options.js'
 import { prefixesOf } from './paths.js'
-import { encodeFrame, encodeWrite, eventId } from './sse.js'
+import { type Frame, frame, writeFrame } from './sse.js'
 import type { Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
 
@@ -86,8 +86,7 @@ export class Hub implements SubscriberHost {
   }
 
   publish({ key, revision, json }: Write): void {
-    const id = eventId(key, revision)
-    const event = this.backlog.append(key, revision, id, encodeWrite(key, revision, json))
+    const event = this.backlog.append(key, revision, json)
     if (this.#subscribers.size === 0) return
     this.#deliver(key, event)
     for (const prefix of prefixesOf(key)) this.#deliver(prefix, event)
@@ -95,6 +94,7 @@ export class Hub implements SubscriberHost {
 
   /**
    * Opens a stream, or returns `undefined` when `maxStreams` are open or the hub is closed.
+   * Frames flow once the caller attaches a sink to it.
    *
    * Registering the stream and fixing its resume point happen in one
    * synchronous step, so no write falls between what the stream replays and
@@ -144,7 +144,7 @@ export class Hub implements SubscriberHost {
     const readyId = this.backlog.newest?.id ?? null
     const snapshot = reset ? subscriptions : initial
 
-    if (reset) subscriber.unshift(encodeFrame({ event: 'reset', data: JSON.stringify({ reason: reset }) }))
+    if (reset) subscriber.unshift(frame({ event: 'reset', data: JSON.stringify({ reason: reset }) }))
     if (snapshot.length === 0) {
       subscriber.begin(this.#opening(subscriber, replay))
       return subscriber
@@ -242,7 +242,7 @@ export class Hub implements SubscriberHost {
     subscriber: Subscriber,
     replay: { after: number; to: number } | undefined,
     snapshot?: { entries: readonly Write[]; readyId: string | null },
-  ): Generator<Uint8Array> {
+  ): Generator<Frame> {
     const replayed = new Map<string, number>()
     if (replay) {
       for (let seq = replay.after + 1; seq <= replay.to; seq++) {
@@ -250,7 +250,7 @@ export class Hub implements SubscriberHost {
         if (!event) throw new StreamCutError('its resume point left the backlog before the replay was sent')
         if (!subscriber.covers(event.key)) continue
         replayed.set(event.key, event.revision)
-        yield event.frame
+        yield event
       }
     }
     if (!snapshot) return
@@ -259,9 +259,9 @@ export class Hub implements SubscriberHost {
     const queued = subscriber.firstQueuedRevisions()
     for (const { key, revision, json } of snapshot.entries) {
       if (revision <= (replayed.get(key) ?? -1) || revision >= (queued.get(key) ?? Infinity)) continue
-      yield encodeWrite(key, revision, json)
+      yield writeFrame(key, revision, json)
     }
-    yield encodeFrame({ id: snapshot.readyId, event: 'ready', data: '{}' })
+    yield frame({ id: snapshot.readyId, event: 'ready', data: '{}' })
   }
 }
 

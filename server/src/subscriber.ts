@@ -1,63 +1,65 @@
-// One open stream. Its bytes are pulled, never pushed: the HTTP layer reads the
-// next chunk only once the socket has taken the last one, so the only buffer
-// that grows for a slow reader is the queue below, and the queue is capped.
+// One open stream. Frames reach its sink only while the sink is writable (the
+// socket has taken what it had, or the web stream pulls), so the only buffers
+// that grow for a slow reader are this queue and the sink's own, and the two
+// together are capped.
 
-import { concatBytes } from './bytes.js'
 import { prefixesOf } from './paths.js'
-import { encodeComment } from './sse.js'
+import type { Sink, SinkOwner } from './sink.js'
+import { comment, type Frame } from './sse.js'
 
-/** A frame waiting in a subscriber's queue; `key` and `revision` are set for write events. */
-export interface QueuedFrame {
-  readonly frame: Uint8Array
+/** A frame waiting in a subscriber's queue; write events (backlog events) carry their key and revision. */
+export interface QueuedFrame extends Frame {
   readonly key?: string
   readonly revision?: number
 }
 
 /** What a subscriber needs from the hub that owns it. */
 export interface SubscriberHost {
-  /** The subscriber is done (closed, cut or cancelled): forget it. Called once. */
+  /** The subscriber takes no more events (closed, cut, cancelled or retiring): forget it. Called once. */
   detach(subscriber: Subscriber): void
   /** Producing the opening frames failed (the resume point left the backlog); cut it off. */
   failed(subscriber: Subscriber, error: unknown): void
 }
 
-/** Frames are joined into chunks of about this size: fewer, larger socket writes during bursts. */
-const CHUNK_BYTES = 64 * 1024
-const OPEN_COMMENT = encodeComment('ok')
-const HEARTBEAT = encodeComment()
+/**
+ * - `opening`: the opening frames are not known yet (a snapshot is being read); live events queue.
+ * - `replaying`: the opening frames (replay, snapshot, `ready`) go out as the reader takes them; live events queue.
+ * - `live`: events go to the sink as they come, or queue while it is full.
+ * - `retiring`: replaced by a newer stream of its session; takes no events, ends once its queue is sent.
+ * - `closed`: ended, cut off, or its reader went away.
+ */
+export type SubscriberState = 'opening' | 'replaying' | 'live' | 'retiring' | 'closed'
 
-export class Subscriber {
+/** Frames are joined into chunks of about this size: fewer, larger writes during bursts. */
+const CHUNK_BYTES = 64 * 1024
+const OPEN_COMMENT = comment('ok')
+const HEARTBEAT = comment()
+
+export class Subscriber implements SinkOwner {
   readonly id: number
   readonly subscriptions: readonly string[]
   /** Who this is, for logs. */
   readonly label: string
-  readonly stream: ReadableStream<Uint8Array>
   /** Seq of the last event queued: an event reaches a stream once, however many of its subscriptions cover it. */
   lastSeq = 0
-  /**
-   * Called when the stream is cut off or its reader cancels, to drop the
-   * connection at once: a socket stuck waiting to drain, or half-closed by the
-   * client, would otherwise linger until a timeout.
-   */
-  onDrop: (() => void) | undefined
   /** The client's name for the connection this stream belongs to (`?session=`): a newer stream of it retires this one. */
   session: string | undefined
 
+  #state: SubscriberState = 'opening'
+  #sink!: Sink
   readonly #paths: ReadonlySet<string>
   readonly #host: SubscriberHost
   readonly #maxQueueBytes: number
   /** Frames that go before everything else: the opening comment, a reset. */
-  readonly #front: Uint8Array[] = [OPEN_COMMENT]
-  /** Replay, snapshot and ready frames, produced as the stream is read; `undefined` until known, `null` once sent. */
-  #opening: Iterator<Uint8Array> | null | undefined
+  readonly #front: Frame[] = [OPEN_COMMENT]
+  /** Replay, snapshot and ready frames, produced as the stream is read. */
+  #opening: Iterator<Frame> | undefined
   readonly #queue = new Fifo<QueuedFrame>()
   #queuedBytes = 0
-  #controller!: ReadableStreamDefaultController<Uint8Array>
-  #waiting = false
+  /** Whether anything was queued since the last heartbeat. */
   #active = false
-  #done = false
-  /** Takes no more events; ends once what it holds is sent. */
-  #retiring = false
+  /** Set while frames are being handed to the sink, so a sink that calls back at once does not re-enter. */
+  #flushing = false
 
   constructor(
     id: number,
@@ -72,27 +74,25 @@ export class Subscriber {
     this.#paths = new Set(subscriptions)
     this.#maxQueueBytes = maxQueueBytes
     this.#host = host
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller
-        },
-        pull: () => this.#pull(),
-        cancel: () => {
-          if (this.#finish()) this.onDrop?.()
-        },
-      },
-      // No buffer inside the stream: frames wait in our queue, where they are counted.
-      { highWaterMark: 0 },
-    )
   }
 
+  get state(): SubscriberState {
+    return this.#state
+  }
+
+  /** Bytes this stream holds for its reader: its queue and what its sink has not sent yet. */
   get queuedBytes(): number {
-    return this.#queuedBytes
+    return this.#state === 'closed' ? 0 : this.#queuedBytes + (this.#sink?.buffered ?? 0)
   }
 
   get closed(): boolean {
-    return this.#done
+    return this.#state === 'closed'
+  }
+
+  /** Connects the sink; frames start to flow once it is writable. */
+  attach(sink: Sink): void {
+    this.#sink = sink
+    this.#flush()
   }
 
   /** Whether one of this stream's subscriptions covers `key`. */
@@ -101,15 +101,16 @@ export class Subscriber {
   }
 
   /** Adds a frame that goes out before the opening frames and live events. */
-  unshift(frame: Uint8Array): void {
+  unshift(frame: Frame): void {
     this.#front.push(frame)
   }
 
   /** Starts the stream proper: the `opening` frames, then the queued live events. */
-  begin(opening: Iterable<Uint8Array>): void {
-    if (this.#done) return
+  begin(opening: Iterable<Frame>): void {
+    if (this.#state !== 'opening') return
     this.#opening = opening[Symbol.iterator]()
-    this.#wake()
+    this.#state = 'replaying'
+    this.#flush()
   }
 
   /** For each key with a live event queued, the revision of the first such event. */
@@ -122,37 +123,36 @@ export class Subscriber {
   }
 
   /**
-   * Queues a live frame. Returns `false`, queuing nothing, when the frame
-   * would take the queue past its bound: the hub then cuts this stream off.
-   * A lone frame larger than the bound still goes to an empty queue.
+   * Sends or queues a live frame. Returns `false`, taking nothing, when the
+   * frame would take what this stream holds past its bound: the hub then cuts
+   * it off. A lone frame larger than the bound still goes to an empty stream.
    */
-  push(item: QueuedFrame): boolean {
-    if (this.#done) return true
-    const size = item.frame.byteLength
-    if (this.#queuedBytes > 0 && this.#queuedBytes + size > this.#maxQueueBytes) return false
-    this.#queue.push(item)
-    this.#queuedBytes += size
+  push(frame: QueuedFrame): boolean {
+    if (this.#state === 'closed' || this.#state === 'retiring') return true
     this.#active = true
-    this.#wake()
+    const sink = this.#sink
+    if (this.#state === 'live' && this.#queuedBytes === 0 && sink?.writable) {
+      sink.write([frame])
+      return true
+    }
+    const size = frame.bytes.byteLength
+    const held = this.#queuedBytes + (sink?.buffered ?? 0)
+    if (held > 0 && held + size > this.#maxQueueBytes) return false
+    this.#queue.push(frame)
+    this.#queuedBytes += size
     return true
   }
 
-  /** A comment if nothing was queued since the last heartbeat. Returns `false` like {@link push}. */
+  /** A comment if nothing was sent since the last heartbeat. Returns `false` like {@link push}. */
   heartbeat(): boolean {
     const idle = !this.#active
     this.#active = false
-    return idle ? this.push({ frame: HEARTBEAT }) : true
+    return idle ? this.push(HEARTBEAT) : true
   }
 
   /** Ends the stream cleanly (server shutdown). */
   end(): void {
-    if (this.#finish()) {
-      try {
-        this.#controller.close()
-      } catch {
-        // Already closed by the reader.
-      }
-    }
+    if (this.#finish()) this.#sink?.end()
   }
 
   /**
@@ -163,83 +163,90 @@ export class Subscriber {
    * drains a cancelled response for up to 5 s) before it lets the socket go.
    */
   retire(): void {
-    if (this.#done || this.#retiring) return
     // Its opening not sent yet: it holds nothing a reader could use.
-    if (this.#opening !== null) return this.end()
-    this.#retiring = true
+    if (this.#state === 'opening' || this.#state === 'replaying') return this.end()
+    if (this.#state !== 'live') return
+    this.#state = 'retiring'
     this.#host.detach(this)
-    if (this.#waiting) this.#pull()
+    this.#flush()
   }
 
   /** Cuts the stream off with an error, dropping the connection. */
   abort(reason: Error): void {
-    if (this.#finish()) {
-      this.#controller.error(reason)
-      this.onDrop?.()
-    }
+    if (this.#finish()) this.#sink?.abort(reason)
+  }
+
+  /** {@link SinkOwner}: the sink takes more. */
+  writable(): void {
+    this.#flush()
+  }
+
+  /** {@link SinkOwner}: the reader went away. */
+  gone(): void {
+    this.#finish()
   }
 
   #finish(): boolean {
-    if (this.#done) return false
-    this.#done = true
+    if (this.#state === 'closed') return false
+    const detached = this.#state === 'retiring'
+    this.#state = 'closed'
     this.#queue.clear()
     this.#queuedBytes = 0
-    this.#opening = null
-    this.#host.detach(this)
+    this.#opening = undefined
+    if (!detached) this.#host.detach(this)
     return true
   }
 
-  #pull(): void {
-    if (this.#done) return
-    const chunk = this.#take()
-    this.#waiting = !chunk && !this.#done
-    if (chunk) this.#controller.enqueue(chunk)
-    if (this.#retiring && this.#front.length === 0 && this.#queue.empty) this.end()
-  }
-
-  #wake(): void {
-    if (!this.#waiting || this.#done) return
-    const chunk = this.#take()
-    if (chunk) {
-      this.#waiting = false
-      this.#controller.enqueue(chunk)
+  /** Hands the sink what it will take, in chunks of whole frames. */
+  #flush(): void {
+    const sink = this.#sink
+    if (!sink || this.#flushing) return
+    this.#flushing = true
+    try {
+      while (sink.writable && this.#state !== 'closed') {
+        const frames = this.#take()
+        if (frames.length === 0) break
+        sink.write(frames)
+      }
+    } finally {
+      this.#flushing = false
     }
+    if (this.#state === 'retiring' && this.#queue.empty) this.end()
   }
 
-  /** The next chunk to send: whole frames joined up to about {@link CHUNK_BYTES}. */
-  #take(): Uint8Array | undefined {
-    const frames: Uint8Array[] = []
+  /** The next frames to send, up to about {@link CHUNK_BYTES}. */
+  #take(): Frame[] {
+    const frames: Frame[] = []
     let size = 0
     while (size < CHUNK_BYTES) {
       const frame = this.#next()
       if (!frame) break
       frames.push(frame)
-      size += frame.byteLength
+      size += frame.bytes.byteLength
     }
-    if (this.#done || frames.length === 0) return undefined
-    return concatBytes(frames, size)
+    return this.#state === 'closed' ? [] : frames
   }
 
-  #next(): Uint8Array | undefined {
+  #next(): Frame | undefined {
     const front = this.#front.shift()
     if (front) return front
     // Live events wait until the opening frames are known and sent.
-    if (this.#opening === undefined) return undefined
-    if (this.#opening) {
-      let step: IteratorResult<Uint8Array>
+    if (this.#state === 'opening') return undefined
+    if (this.#state === 'replaying') {
+      let step: IteratorResult<Frame>
       try {
-        step = this.#opening.next()
+        step = this.#opening!.next()
       } catch (error) {
         this.#host.failed(this, error)
         return undefined
       }
       if (!step.done) return step.value
-      this.#opening = null
+      this.#opening = undefined
+      this.#state = 'live'
     }
-    const item = this.#queue.shift()
-    if (!item) return undefined
-    this.#queuedBytes -= item.frame.byteLength
-    return item.frame
+    const frame = this.#queue.shift()
+    if (frame) this.#queuedBytes -= frame.bytes.byteLength
+    return frame
   }
 }
 

@@ -6,26 +6,42 @@ import { Hub } from '../src/hub.js'
 import { MemoryStore } from '../src/memory-store.js'
 import type { Store } from '../src/store.js'
 import { prefixesOf } from '../src/paths.js'
-import { acceptsEventStream, encodeComment, encodeFrame, encodeWrite } from '../src/sse.js'
+import { WebSink } from '../src/sink.js'
+import { acceptsEventStream, comment, frame, writeFrame } from '../src/sse.js'
+import type { Subscriber } from '../src/subscriber.js'
 import { capturingLogger, lateSnapshotStore } from './helpers.js'
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+const text = (bytes: Uint8Array | { bytes: Uint8Array }) =>
+  new TextDecoder().decode(bytes instanceof Uint8Array ? bytes : bytes.bytes)
+
+/** The stream a subscriber writes to, as the fetch handler serves it. */
+function streamOf(subscriber: Subscriber): ReadableStream<Uint8Array> {
+  const sink = new WebSink(subscriber)
+  subscriber.attach(sink)
+  return sink.stream
+}
 
 describe('SSE frames', () => {
   it('encodes a write as id and data', () => {
-    expect(text(encodeWrite('/a/b', 7, '{"x":1}'))).toBe('id:/a/b:7\ndata:{"x":1}\n\n')
+    expect(text(writeFrame('/a/b', 7, '{"x":1}'))).toBe('id:/a/b:7\ndata:{"x":1}\n\n')
   })
 
   it('never lets a line break out of a field', () => {
-    const frame = text(encodeFrame({ id: 'a\nid:b\r', event: 'x\r\nevent:y', data: '1\n\ndata:2\r3' }))
-    expect(frame).toBe('id:aid:b\nevent:xevent:y\ndata:1\ndata:\ndata:data:2\ndata:3\n\n')
+    const encoded = text(frame({ id: 'a\nid:b\r', event: 'x\r\nevent:y', data: '1\n\ndata:2\r3' }))
+    expect(encoded).toBe('id:aid:b\nevent:xevent:y\ndata:1\ndata:\ndata:data:2\ndata:3\n\n')
     // One frame: the only blank line is the last.
-    expect(frame.indexOf('\n\n')).toBe(frame.length - 2)
-    expect(text(encodeComment('a\nb'))).toBe(':ab\n\n')
+    expect(encoded.indexOf('\n\n')).toBe(encoded.length - 2)
+    expect(text(comment('a\nb'))).toBe(':ab\n\n')
+  })
+
+  it('is also one complete HTTP/1.1 chunk, sharing its bytes', () => {
+    const encoded = frame({ data: 'é' })
+    expect(text(encoded.chunk)).toBe('9\r\ndata:é\n\n\r\n')
+    expect(encoded.bytes.buffer).toBe(encoded.chunk.buffer)
   })
 
   it('writes an empty id line for a null id', () => {
-    expect(text(encodeFrame({ id: null, event: 'ready', data: '{}' }))).toBe('id:\nevent:ready\ndata:{}\n\n')
+    expect(text(frame({ id: null, event: 'ready', data: '{}' }))).toBe('id:\nevent:ready\ndata:{}\n\n')
   })
 
   it('negotiates text/event-stream', () => {
@@ -47,36 +63,37 @@ describe('paths', () => {
 })
 
 describe('Backlog', () => {
-  const frame = (size: number) => new Uint8Array(size)
+  // An event counts its key ('/k': 2 characters), its JSON and 24 for the rest of its frame.
+  const json = (size: number) => 'x'.repeat(Math.max(0, size - 26))
 
   it('evicts the oldest events by count and by bytes, with their ids', () => {
-    const backlog = new Backlog({ maxEvents: 3, maxBytes: 100 })
-    for (let i = 0; i < 5; i++) backlog.append('/k', i, `/k:${i}`, frame(10))
+    const backlog = new Backlog({ maxEvents: 3, maxBytes: 300 })
+    for (let i = 0; i < 5; i++) backlog.append('/k', i, json(30))
     expect(backlog.events).toBe(3)
     expect(backlog.find('/k:1')).toBeUndefined()
     expect(backlog.find('/k:2')).toBe(3)
     expect(backlog.at(3)?.id).toBe('/k:2')
-    backlog.append('/k', 5, '/k:5', frame(90))
+    backlog.append('/k', 5, json(270))
     expect(backlog.events).toBe(2)
-    expect(backlog.bytes).toBe(100)
+    expect(backlog.bytes).toBe(300)
     expect(backlog.find('/k:3')).toBeUndefined()
     expect(backlog.newest?.id).toBe('/k:5')
   })
 
   it('points a reused id (a key re-created after expiry) at its newest event', () => {
     const backlog = new Backlog({ maxEvents: 3 })
-    backlog.append('/k', 0, '/k:0', frame(1))
-    backlog.append('/k', 0, '/k:0', frame(1))
+    backlog.append('/k', 0, json(1))
+    backlog.append('/k', 0, json(1))
     expect(backlog.find('/k:0')).toBe(2)
-    backlog.append('/x', 0, '/x:0', frame(1))
-    backlog.append('/x', 1, '/x:1', frame(1))
+    backlog.append('/x', 0, json(1))
+    backlog.append('/x', 1, json(1))
     // Evicting the older /k:0 leaves the newer one findable.
     expect(backlog.find('/k:0')).toBe(2)
   })
 
   it('stays consistent over many appends (compaction)', () => {
     const backlog = new Backlog({ maxEvents: 100 })
-    for (let i = 0; i < 5000; i++) backlog.append('/k', i, `/k:${i}`, frame(1))
+    for (let i = 0; i < 5000; i++) backlog.append('/k', i, json(1))
     expect(backlog.events).toBe(100)
     for (let seq = 4901; seq <= 5000; seq++) expect(backlog.at(seq)?.revision).toBe(seq - 1)
     expect(backlog.at(4900)).toBeUndefined()
@@ -103,7 +120,7 @@ describe('Hub', () => {
     const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
     // The replay is read lazily; before anything is read, the backlog moves on.
     for (let i = 5; i < 30; i++) await store.set('/g', String(i))
-    const reader = subscriber.stream.getReader()
+    const reader = streamOf(subscriber).getReader()
     await expect(reader.read()).rejects.toThrow(/left the backlog/)
     expect(logger.warnings[0]).toMatch(/cut off stream #1 \(\/g\)/)
     expect(hub.streams).toBe(0)
@@ -113,7 +130,7 @@ describe('Hub', () => {
     const { store, hub } = setup(10)
     for (let i = 0; i < 5; i++) await store.set('/g', String(i))
     const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
-    const reader = subscriber.stream.getReader()
+    const reader = streamOf(subscriber).getReader()
     let received = ''
     while (!received.includes('id:/g:4\n')) received += text((await reader.read()).value!)
     for (let i = 5; i < 30; i++) await store.set('/g', String(i))
@@ -128,7 +145,7 @@ describe('Hub', () => {
     const { hub } = setup(10)
     const subscriber = hub.open({ subscriptions: ['/a', '/b/'], initial: [] })!
     expect(hub.subscriptions).toBe(2)
-    const reader = subscriber.stream.getReader()
+    const reader = streamOf(subscriber).getReader()
     expect(text((await reader.read()).value!)).toBe(':ok\n\n')
     expect(hub.closeStreams()).toBe(1)
     expect(await reader.read()).toEqual({ done: true, value: undefined })
@@ -183,7 +200,7 @@ describe('the ids a stream sends', () => {
       for (const key of ['/s/x', '/i/b', '/s/z', '/i/d']) await write(key)
       release()
       await write('/s/end')
-      const frames = parse(await readUntil(first.stream, (text) => text.includes('id:/s/end:0\n')))
+      const frames = parse(await readUntil(streamOf(first), (text) => text.includes('id:/s/end:0\n')))
       expect(frames.some((f) => f.event === 'ready')).toBe(true)
 
       // What a client must end up with: every /s/ write after the resume point, the last value of each /i/ key.
@@ -196,7 +213,7 @@ describe('the ids a stream sends', () => {
         const again = open(lastId, !sawReady)
         // A marker written after reconnecting: once it arrives, so has everything before it.
         await write(`/s/marker${cut}`)
-        const after = parse(await readUntil(again.stream, (text) => text.includes(`id:/s/marker${cut}:0\n`)))
+        const after = parse(await readUntil(streamOf(again), (text) => text.includes(`id:/s/marker${cut}:0\n`)))
         const seen = new Set([...before, ...after].filter((f) => f.event === undefined).map((f) => f.id))
         for (const id of needed) expect(seen.has(id), `cut after ${cut} frames (last id ${lastId}): ${id}`).toBe(true)
       }

@@ -1,0 +1,90 @@
+// Answers, written once for every runtime. Over HTTP/1 on Node (srvx, a Node
+// handler, Vite's middleware stack) an answer goes straight to the Node
+// response with prebuilt header pairs, and the handler returns h3's "handled"
+// marker: no web Response to build, copy and walk again per request.
+// Elsewhere (the fetch handler, HTTP/2, other runtimes) it is a Response.
+// Every answer carries the CORS headers, errors included.
+
+import type { ServerResponse } from 'node:http'
+import type { H3Event } from 'h3'
+import { FastResponse } from 'srvx'
+
+/** h3's marker for "the handler has written the response itself". */
+export const HANDLED: unique symbol = Symbol.for('h3.handled') as never
+
+export type Reply = Response | typeof HANDLED
+
+/** Header names and values, alternating, as Node's `writeHead` takes them. */
+export type HeaderPairs = readonly string[]
+
+export const CORS_HEADERS: HeaderPairs = [
+  'access-control-allow-origin', '*',
+  'access-control-allow-methods', '*',
+  'access-control-allow-headers', '*',
+  'access-control-expose-headers', 'X-Revision, X-AtomKV-Instance',
+]
+
+/** A stream's head. HTTP/2 forbids connection headers (a dev server on https may speak it). */
+export const SSE_HEADERS_H2: HeaderPairs = [
+  ...CORS_HEADERS,
+  'content-type', 'text/event-stream',
+  'cache-control', 'no-cache',
+  // Tells nginx not to buffer the stream.
+  'x-accel-buffering', 'no',
+]
+export const SSE_HEADERS: HeaderPairs = [...SSE_HEADERS_H2, 'connection', 'keep-alive']
+
+const TEXT = ['content-type', 'text/plain; charset=utf-8'] as const
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: 'OK',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+}
+
+/** The Node response to write to directly, when there is one speaking HTTP/1. */
+export function nodeResponse(event: H3Event): ServerResponse | undefined {
+  const node = event.runtime?.node
+  if (!node?.res || node.req.httpVersionMajor !== 1 || node.res.headersSent) return undefined
+  return node.res as ServerResponse
+}
+
+/** An answer with `body` (or none), the CORS headers and `headers`. */
+export function reply(event: H3Event | undefined, status: number, body: string | null, headers: HeaderPairs = []): Reply {
+  const res = event && nodeResponse(event)
+  if (res) {
+    const length = body === null ? 0 : Buffer.byteLength(body)
+    res.writeHead(status, STATUS_TEXT[status] ?? '', [...CORS_HEADERS, ...headers, 'content-length', String(length)])
+    res.end(body ?? undefined)
+    return HANDLED
+  }
+  return webResponse(body, status, body === null ? [...headers, 'content-length', '0'] : headers)
+}
+
+/** A web Response with the CORS headers, for a body a Node response cannot take as is (a stream). */
+export function webResponse(body: BodyInit | null, status: number, headers: HeaderPairs = []): Response {
+  const all = [...CORS_HEADERS, ...headers]
+  const init: [string, string][] = []
+  for (let i = 0; i < all.length; i += 2) init.push([all[i]!, all[i + 1]!])
+  return new FastResponse(body, { status, statusText: STATUS_TEXT[status] ?? '', headers: init })
+}
+
+/** A short text/plain answer, for errors. */
+export function text(event: H3Event | undefined, status: number, message: string, headers: HeaderPairs = []): Reply {
+  return reply(event, status, message, [...TEXT, ...headers])
+}
+
+export function json(event: H3Event, value: unknown): Reply {
+  return reply(event, 200, JSON.stringify(value), ['content-type', 'application/json', 'cache-control', 'no-cache'])
+}
+
+/** A path or query entry quoted for an error message, shortened so a huge one cannot bloat the answer. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+}
