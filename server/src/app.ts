@@ -19,7 +19,7 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   resolveLogger,
 } from './options.js'
-import { HANDLED, json, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
+import { CORS_HEADERS, HANDLED, json, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
 import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
 import { type Store, StoreFullError } from './store.js'
@@ -191,7 +191,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       NodeSink.open(
         node.req as IncomingMessage,
         node.res as ServerResponse,
-        [...SSE_HEADERS, 'x-atomkv-instance', hub.instance],
+        [...CORS_HEADERS, ...SSE_HEADERS, 'x-atomkv-instance', hub.instance],
         subscriber,
       )
     if (direct) {

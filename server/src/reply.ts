@@ -24,9 +24,8 @@ export const CORS_HEADERS: HeaderPairs = [
   'access-control-expose-headers', 'X-Revision, X-AtomKV-Instance',
 ]
 
-/** A stream's head. HTTP/2 forbids connection headers (a dev server on https may speak it). */
+/** A stream's head, besides CORS. HTTP/2 forbids connection headers (a dev server on https may speak it). */
 export const SSE_HEADERS_H2: HeaderPairs = [
-  ...CORS_HEADERS,
   'content-type', 'text/event-stream',
   'cache-control', 'no-cache',
   // Tells nginx not to buffer the stream.

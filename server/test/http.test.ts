@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
-import { encodeKey, post, put, startServer } from './helpers.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import {
+  encodeKey,
+  post,
+  put,
+  startServer,
+  TRANSPORTS,
+  useTransport,
+} from './helpers.js'
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -14,7 +21,9 @@ function expectCors(response: Response): void {
   for (const [name, value] of Object.entries(CORS)) expect(response.headers.get(name), name).toBe(value)
 }
 
-describe('GET, POST and PUT', () => {
+describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('reads what was written, re-serialized, with its revision', async () => {
     const { url } = await startServer()
     const written = await fetch(`${url}/a`, { method: 'POST', body: '{ "a" : 1,\n "b": [ true , null ] }' })
@@ -115,7 +124,9 @@ describe('GET, POST and PUT', () => {
   })
 })
 
-describe('keys', () => {
+describe.each(TRANSPORTS)('keys (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('accepts Unicode letters and digits, - and _', async () => {
     const { url } = await startServer()
     for (const key of ['/zoë/数', '/users/zoë/score', '/a-b_c/1/Ω']) {
@@ -165,7 +176,9 @@ describe('keys', () => {
   })
 })
 
-describe('limits', () => {
+describe.each(TRANSPORTS)('limits (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('refuses a body over maxValueBytes by its Content-Length with 413', async () => {
     const { url } = await startServer({ maxValueBytes: 1000 })
     await post(url, '/big', 'small')
@@ -224,7 +237,9 @@ describe('limits', () => {
   })
 })
 
-describe('methods, CORS and the script', () => {
+describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('answers OPTIONS on any path with 200 and the CORS headers', async () => {
     const { url } = await startServer()
     for (const path of ['/', '/a', '/p/', '/a//b', '/.stream', '/.stats']) {

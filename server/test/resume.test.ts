@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../src/index.js'
 import {
   lateSnapshotStore,
@@ -10,12 +10,16 @@ import {
   type SSEEvent,
   startServer,
   toWrite,
+  TRANSPORTS,
+  useTransport,
   waitFor,
 } from './helpers.js'
 
 const isWrite = (e: SSEEvent) => e.event === undefined
 
-describe('resuming with Last-Event-ID', () => {
+describe.each(TRANSPORTS)('resuming with Last-Event-ID (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('continues a stream cut mid-burst: nothing missed, nothing twice, in order', async () => {
     const { url } = await startServer()
     const first = await SSEClient.open(`${url}/r/`)
@@ -85,7 +89,9 @@ describe('resuming with Last-Event-ID', () => {
   })
 })
 
-describe('reset', () => {
+describe.each(TRANSPORTS)('reset (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('tells a stream whose id left the backlog to start over, with the current values', async () => {
     const { url, atomkv } = await startServer({ backlog: { maxEvents: 5 } })
     for (let i = 0; i < 10; i++) {
@@ -169,7 +175,9 @@ describe('reset', () => {
   })
 })
 
-describe('initial state', () => {
+describe.each(TRANSPORTS)('initial state (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('sends values, then ready, then live events', async () => {
     const { url } = await startServer()
     await set(url, '/init/a', 1)
@@ -264,7 +272,9 @@ describe('initial state', () => {
   })
 })
 
-describe('the backlog', () => {
+describe.each(TRANSPORTS)('the backlog (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('stays within maxBytes through a long burst', async () => {
     const maxBytes = 4096
     const { url, atomkv } = await startServer({ backlog: { maxBytes } })

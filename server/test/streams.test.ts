@@ -1,8 +1,20 @@
 import { connect } from 'node:net'
-import { describe, expect, it } from 'vitest'
-import { post, range, revisionsOf, set, SSEClient, startServer, waitFor } from './helpers.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import {
+  post,
+  range,
+  revisionsOf,
+  set,
+  SSEClient,
+  startServer,
+  TRANSPORTS,
+  useTransport,
+  waitFor,
+} from './helpers.js'
 
-describe('event streams', () => {
+describe.each(TRANSPORTS)('event streams (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('sends the head and a comment before any write', async () => {
     const { url } = await startServer()
     const stream = await SSEClient.open(`${url}/quiet`)
@@ -130,7 +142,9 @@ describe('event streams', () => {
   })
 })
 
-describe('one stream for many subscriptions (/.stream)', () => {
+describe.each(TRANSPORTS)('one stream for many subscriptions (/.stream) (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('carries 20 keys and 2 prefixes on one stream and receives every update', async () => {
     const { url, atomkv } = await startServer()
     const keys = range(0, 19).map((i) => `/m/k${i}`)
@@ -197,7 +211,9 @@ describe('one stream for many subscriptions (/.stream)', () => {
   })
 })
 
-describe('sessions (?session=)', () => {
+describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
+  beforeEach(() => useTransport(transport))
+
   it('retires the older stream of a session: it sends what it held, then ends', async () => {
     const { url, port, atomkv } = await startServer()
     const other = await SSEClient.open(`${url}/.stream?sub=/sess/&session=other`)

@@ -1,0 +1,127 @@
+// Streams written straight to the Node socket, checked on the wire: the
+// chunked framing Node would have written, a connection that serves the next
+// request once a stream ends, HTTP/1.0's close-delimited body, and a
+// pipelined stream request (which takes the web stream path).
+
+import { connect, type Socket } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { set, startServer, waitFor } from './helpers.js'
+
+/** A raw connection that collects what it receives as text. */
+function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect(port, '127.0.0.1')
+  socket.setEncoding('latin1')
+  let text = ''
+  socket.on('data', (chunk: string) => (text += chunk))
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  return { socket, received: () => text, closed }
+}
+
+/** Splits an HTTP/1.1 chunked body into its chunks (as latin1 text); throws on bad framing. */
+function chunksOf(body: string): { chunks: string[]; ended: boolean; rest: string } {
+  const chunks: string[] = []
+  let at = 0
+  for (;;) {
+    const lineEnd = body.indexOf('\r\n', at)
+    if (lineEnd === -1) return { chunks, ended: false, rest: body.slice(at) }
+    const size = Number.parseInt(body.slice(at, lineEnd), 16)
+    if (!Number.isInteger(size)) throw new Error(`bad chunk size line at ${at}: ${JSON.stringify(body.slice(at, at + 20))}`)
+    if (size === 0) {
+      if (body.slice(lineEnd, lineEnd + 4) !== '\r\n\r\n') return { chunks, ended: false, rest: body.slice(at) }
+      return { chunks, ended: true, rest: body.slice(lineEnd + 4) }
+    }
+    const end = lineEnd + 2 + size
+    if (body.length < end + 2) return { chunks, ended: false, rest: body.slice(at) }
+    if (body.slice(end, end + 2) !== '\r\n') throw new Error(`chunk at ${at} does not end with CRLF`)
+    chunks.push(body.slice(lineEnd + 2, end))
+    at = end + 2
+  }
+}
+
+const utf8 = (latin1: string) => Buffer.from(latin1, 'latin1').toString('utf8')
+
+describe('streams written to the Node socket', () => {
+  it('frames each event as one HTTP/1.1 chunk, ends with the last chunk, and keeps the connection for the next request', async () => {
+    const { url, port, atomkv } = await startServer()
+    const { socket, received } = rawConnection(port)
+    socket.write('GET /wire/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+    await waitFor(() => received().includes(':ok'), 'the opening comment')
+    for (let i = 0; i < 3; i++) await set(url, `/wire/k${i}`, { n: i, text: 'zoë' })
+    await waitFor(() => received().includes('id:/wire/k2:0'), 'the third event')
+
+    const split = received().indexOf('\r\n\r\n')
+    const [head, body] = [received().slice(0, split), received().slice(split + 4)]
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(head.toLowerCase()).toContain('transfer-encoding: chunked')
+    expect(head.toLowerCase()).toContain('access-control-allow-origin: *')
+    expect(head.toLowerCase()).toContain('x-atomkv-instance:')
+    const { chunks } = chunksOf(body)
+    // Each chunk's size line counts bytes (the value holds a two-byte letter), and each live event is its own chunk.
+    expect(chunks.map(utf8)).toEqual([
+      ':ok\n\n',
+      'id:/wire/k0:0\ndata:{"n":0,"text":"zoë"}\n\n',
+      'id:/wire/k1:0\ndata:{"n":1,"text":"zoë"}\n\n',
+      'id:/wire/k2:0\ndata:{"n":2,"text":"zoë"}\n\n',
+    ])
+
+    expect(atomkv.closeStreams()).toBe(1)
+    await waitFor(() => chunksOf(received().slice(received().indexOf('\r\n\r\n') + 4)).ended, 'the last chunk')
+    // The same connection answers another request.
+    const before = received().length
+    socket.write('GET /wire/k1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    await waitFor(() => utf8(received().slice(before)).includes('{"n":1,"text":"zoë"}'), 'the answer on the same connection')
+    expect(received().slice(before)).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    socket.destroy()
+  })
+
+  it('sends bare frames to an HTTP/1.0 client and closes the connection at the end', async () => {
+    const { url, port, atomkv } = await startServer()
+    const { socket, received, closed } = rawConnection(port)
+    socket.write('GET /old HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n')
+    await waitFor(() => received().includes(':ok'), 'the opening comment')
+    await set(url, '/old', 'one')
+    await waitFor(() => received().includes('data:"one"'), 'the event')
+    atomkv.closeStreams()
+    await closed
+    const head = received().slice(0, received().indexOf('\r\n\r\n'))
+    expect(head.toLowerCase()).not.toContain('transfer-encoding')
+    expect(received().slice(head.length + 4)).toBe(':ok\n\nid:/old:0\ndata:"one"\n\n')
+  })
+
+  it('serves a stream pipelined behind another request on one connection', async () => {
+    const { url, port } = await startServer()
+    await set(url, '/pipe/a', 'first')
+    const { socket, received } = rawConnection(port)
+    socket.write(
+      'GET /pipe/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+        'GET /pipe/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n',
+    )
+    await waitFor(() => received().includes(':ok'), 'the stream after the first answer')
+    await set(url, '/pipe/a', 'second')
+    await waitFor(() => received().includes('data:"second"'), 'the event')
+    expect(received().indexOf('"first"')).toBeLessThan(received().indexOf(':ok'))
+    socket.destroy()
+  })
+
+  it('counts what the socket has not sent against the bound, and frees it when the reader goes away', async () => {
+    const bound = 64 * 1024
+    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound })
+    const { socket } = rawConnection(port)
+    socket.pause()
+    socket.write('GET /full HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+    await waitFor(() => atomkv.stats().streams === 1, 'the stream')
+    const pad = 'q'.repeat(4 * 1024)
+    let writes = 0
+    let mostQueued = 0
+    while (atomkv.stats().streams === 1) {
+      if (writes === 5000) throw new Error('the stalled subscriber was never cut off')
+      await set(url, '/full', { n: writes++, pad })
+      mostQueued = Math.max(mostQueued, atomkv.stats().queuedBytes)
+    }
+    // The kernel's buffers took some; what the server held stayed within the socket's high-water mark plus the bound.
+    expect(mostQueued).toBeGreaterThan(0)
+    expect(mostQueued).toBeLessThanOrEqual(64 * 1024 + bound)
+    expect(atomkv.stats().queuedBytes).toBe(0)
+    socket.destroy()
+  })
+})
