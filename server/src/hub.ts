@@ -119,7 +119,7 @@ export class Hub implements SubscriberHost {
     const subscriber = new Subscriber(
       id,
       subscriptions,
-      describe(id, subscriptions, client),
+      client,
       this.#options.maxSubscriberBacklogBytes,
       this,
     )
@@ -263,10 +263,4 @@ export class Hub implements SubscriberHost {
     }
     yield frame({ id: snapshot.readyId, event: 'ready', data: '{}' })
   }
-}
-
-function describe(id: number, subscriptions: readonly string[], client: string | undefined): string {
-  const shown = subscriptions.slice(0, 3).join(' ')
-  const more = subscriptions.length > 3 ? ` and ${subscriptions.length - 3} more` : ''
-  return `stream #${id}${client ? ` from ${client}` : ''} (${shown}${more})`
 }

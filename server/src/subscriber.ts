@@ -38,8 +38,8 @@ const HEARTBEAT = comment()
 export class Subscriber implements SinkOwner {
   readonly id: number
   readonly subscriptions: readonly string[]
-  /** Who this is, for logs. */
-  readonly label: string
+  /** Who opened it (an address), for logs. */
+  readonly client: string | undefined
   /** Seq of the last event queued: an event reaches a stream once, however many of its subscriptions cover it. */
   lastSeq = 0
   /** The client's name for the connection this stream belongs to (`?session=`): a newer stream of it retires this one. */
@@ -47,7 +47,8 @@ export class Subscriber implements SinkOwner {
 
   #state: SubscriberState = 'opening'
   #sink!: Sink
-  readonly #paths: ReadonlySet<string>
+  /** The subscriptions as a set, made when first needed (a replay): most streams never need it. */
+  #paths: ReadonlySet<string> | undefined
   readonly #host: SubscriberHost
   readonly #maxQueueBytes: number
   /** Frames that go before everything else: the opening comment, a reset. */
@@ -64,16 +65,22 @@ export class Subscriber implements SinkOwner {
   constructor(
     id: number,
     subscriptions: readonly string[],
-    label: string,
+    client: string | undefined,
     maxQueueBytes: number,
     host: SubscriberHost,
   ) {
     this.id = id
     this.subscriptions = subscriptions
-    this.label = label
-    this.#paths = new Set(subscriptions)
+    this.client = client
     this.#maxQueueBytes = maxQueueBytes
     this.#host = host
+  }
+
+  /** Who this is, for logs: `stream #3 from 127.0.0.1 (/a /b/ /c and 2 more)`. */
+  get label(): string {
+    const shown = this.subscriptions.slice(0, 3).join(' ')
+    const more = this.subscriptions.length > 3 ? ` and ${this.subscriptions.length - 3} more` : ''
+    return `stream #${this.id}${this.client ? ` from ${this.client}` : ''} (${shown}${more})`
   }
 
   get state(): SubscriberState {
@@ -97,7 +104,8 @@ export class Subscriber implements SinkOwner {
 
   /** Whether one of this stream's subscriptions covers `key`. */
   covers(key: string): boolean {
-    return this.#paths.has(key) || prefixesOf(key).some((prefix) => this.#paths.has(prefix))
+    const paths = (this.#paths ??= new Set(this.subscriptions))
+    return paths.has(key) || prefixesOf(key).some((prefix) => paths.has(prefix))
   }
 
   /** Adds a frame that goes out before the opening frames and live events. */
