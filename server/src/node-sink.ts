@@ -58,12 +58,12 @@ export class NodeSink implements Sink {
     return !this.#ended && this.#socket.writableLength < HIGH_WATER_BYTES
   }
 
-  write(frames: readonly Frame[]): void {
+  write(frame: Frame): void {
+    this.#socket.write(this.#chunked ? frame.chunk : frame.bytes)
+  }
+
+  writeAll(frames: readonly Frame[]): void {
     const socket = this.#socket
-    if (frames.length === 1) {
-      socket.write(this.#chunked ? frames[0]!.chunk : frames[0]!.bytes)
-      return
-    }
     socket.cork()
     for (const frame of frames) socket.write(this.#chunked ? frame.chunk : frame.bytes)
     socket.uncork()

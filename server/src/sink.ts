@@ -9,8 +9,10 @@ export interface Sink {
   readonly buffered: number
   /** Whether the sink takes more now; when it does not, it calls {@link SinkOwner.writable} once it does. */
   readonly writable: boolean
+  /** Hands over one frame. */
+  write(frame: Frame): void
   /** Hands over frames, in order. */
-  write(frames: readonly Frame[]): void
+  writeAll(frames: readonly Frame[]): void
   /** Ends the stream after what was handed over. */
   end(): void
   /** Drops the connection at once. */
@@ -54,7 +56,12 @@ export class WebSink implements Sink {
     return this.#waiting
   }
 
-  write(frames: readonly Frame[]): void {
+  write(frame: Frame): void {
+    this.#waiting = false
+    this.#controller.enqueue(frame.bytes)
+  }
+
+  writeAll(frames: readonly Frame[]): void {
     this.#waiting = false
     this.#controller.enqueue(frames.length === 1 ? frames[0]!.bytes : join(frames))
   }

@@ -140,7 +140,7 @@ export class Subscriber implements SinkOwner {
     this.#active = true
     const sink = this.#sink
     if (this.#state === 'live' && this.#queuedBytes === 0 && sink?.writable) {
-      sink.write([frame])
+      sink.write(frame)
       return true
     }
     const size = frame.bytes.byteLength
@@ -214,7 +214,7 @@ export class Subscriber implements SinkOwner {
       while (sink.writable && this.#state !== 'closed') {
         const frames = this.#take()
         if (frames.length === 0) break
-        sink.write(frames)
+        sink.writeAll(frames)
       }
     } finally {
       this.#flushing = false
