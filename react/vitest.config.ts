@@ -1,15 +1,10 @@
-import { fileURLToPath } from 'node:url'
 import { defineProject } from 'vitest/config'
-
-const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+import { sourceAliases } from '../test-support/aliases.js'
 
 export default defineProject({
   resolve: {
     // Tests run against sources: the client's, and a real server's.
-    alias: {
-      '@atomkv/client': src('../client/src/index.ts'),
-      '@atomkv/server': src('../server/src/index.ts'),
-    },
+    alias: sourceAliases,
   },
   test: {
     name: 'react',

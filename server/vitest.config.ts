@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url'
 import { defineProject } from 'vitest/config'
+import { sourceAliases } from '../test-support/aliases.js'
 
 export default defineProject({
   resolve: {
     // Tests run against the client's source, not a stale build.
-    alias: { '@atomkv/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)) },
+    alias: sourceAliases,
   },
   test: {
     name: 'server',

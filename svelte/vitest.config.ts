@@ -1,9 +1,7 @@
-import { fileURLToPath } from 'node:url'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { svelteTesting } from '@testing-library/svelte/vite'
 import { defineProject } from 'vitest/config'
-
-const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+import { sourceAliases } from '../test-support/aliases.js'
 
 export default defineProject({
   // Compiles the test components; svelteTesting() resolves Svelte's browser build and cleans up after each test.
@@ -11,8 +9,7 @@ export default defineProject({
   resolve: {
     alias: [
       // Tests run against sources: the client's, and a real server's.
-      { find: '@atomkv/client', replacement: src('../client/src/index.ts') },
-      { find: '@atomkv/server', replacement: src('../server/src/index.ts') },
+      ...sourceAliases,
       // The `browser` condition that Svelte's browser build needs would give the
       // test server h3's and srvx's service-worker builds: it runs in Node.
       { find: /^h3$/, replacement: 'h3/node' },

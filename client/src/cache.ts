@@ -13,7 +13,7 @@
 //   their release delay. A handle that is never observed holds nothing.
 
 import { AtomKVError } from './errors.js'
-import { covers, keyProblem } from './keys.js'
+import { covers, keyProblem } from './protocol/index.js'
 import type { AtomKVClient } from './client.js'
 import type { Modifier, ModifyOptions } from './modify.js'
 import type { WatchEvent } from './types.js'

@@ -7,6 +7,7 @@ import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
 import { checkPath, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
 import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
+import { DEFAULT_MAX_SUBSCRIPTIONS, HEADER, QUERY, STREAM_PATH } from './protocol/index.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
 import { SubscriptionIterator } from './subscription.js'
 import { browserTabEnvironment, TabShare, type TabEnvironment } from './tabs.js'
@@ -74,8 +75,6 @@ export interface AtomKVClient {
   close(): void
 }
 
-/** Keys and prefixes one stream carries, the server's limit. */
-export const MAX_SUBSCRIPTIONS = 1000
 /**
  * The subscription list travels in the stream's URL; servers refuse request
  * lines past 8–16 KiB. Past this many characters of it, a new path is refused.
@@ -130,7 +129,7 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
         retry,
         idleTimeoutMs,
         maxEventSize,
-        limits: multiplex ? MULTIPLEXED_LIMITS : undefined,
+        limits: multiplex ? multiplexedLimits() : undefined,
         onStatus: (next) => {
           // A per-path stream with no listener left is done for good.
           if (!multiplex && next === 'closed' && created.size === 0 && connections.get(id) === created) {
@@ -246,11 +245,12 @@ function combinedStatus(connections: Iterable<Connection>): ConnectionStatus {
   return combined
 }
 
-const MULTIPLEXED_LIMITS = {
-  maxPaths: MAX_SUBSCRIPTIONS,
+/** A connection's limits; `maxPaths` becomes the server's own once a stream answers. */
+const multiplexedLimits = () => ({
+  maxPaths: DEFAULT_MAX_SUBSCRIPTIONS,
   maxQueryLength: MAX_SUBSCRIPTION_QUERY,
-  queryLength: (path: string) => 'init='.length + queryValue(path).length + 1,
-}
+  queryLength: (path: string) => QUERY.init.length + 1 + queryValue(path).length + 1,
+})
 
 /** A path in a query string: `/` needs no escaping there, and keeping it keeps URLs short and legible. */
 function queryValue(value: string): string {
@@ -268,22 +268,23 @@ function openStream(
 ): Promise<Response> {
   const query: string[] = []
   const headers: Record<string, string> = { accept: 'text/event-stream' }
+  const add = (name: string, value: string) => query.push(`${name}=${queryValue(value)}`)
   let url: string
   if (path === null) {
-    for (const p of request.sub) query.push('sub=' + queryValue(p))
-    for (const p of request.init) query.push('init=' + queryValue(p))
-    url = transport.base + '/.stream'
+    for (const p of request.sub) add(QUERY.sub, p)
+    for (const p of request.init) add(QUERY.init, p)
+    url = transport.base + STREAM_PATH
   } else {
-    if (request.init.length > 0) query.push('initial=1')
+    if (request.init.length > 0) add(QUERY.initial, '1')
     url = transport.base + path
   }
   const position = request.lastEventId
   if (position !== null) {
-    if (HEADER_SAFE.test(position)) headers['last-event-id'] = position
-    else query.push('last-event-id=' + queryValue(position))
-    if (request.instance !== null) query.push('instance=' + queryValue(request.instance))
+    if (HEADER_SAFE.test(position)) headers[HEADER.lastEventId] = position
+    else add(QUERY.lastEventId, position)
+    if (request.instance !== null) add(QUERY.instance, request.instance)
   }
-  query.push('session=' + request.session)
+  add(QUERY.session, request.session)
   url += '?' + query.join('&')
   return transport.fetch(url, { headers, signal })
 }

@@ -37,6 +37,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js'
 import { httpError } from './http.js'
 import { readEventStream, SseTooLargeError, type SseEvent } from './sse.js'
 import { Listener, type ListenerSpec } from './listener.js'
+import { coveringPaths, HEADER, parseEventId } from './protocol/index.js'
 import { randomId } from './random-id.js'
 import type { ConnectionStatus } from './types.js'
 
@@ -67,7 +68,7 @@ export interface ConnectionOptions {
 }
 
 export interface StreamLimits {
-  /** Keys and prefixes on the stream. */
+  /** Keys and prefixes on the stream: the protocol's default until the server names its own. */
   maxPaths: number
   /** Characters of the subscription list in the stream's URL. */
   maxQueryLength: number
@@ -236,6 +237,14 @@ export class Connection {
     }
   }
 
+  /** The server says how many keys and prefixes it takes on one stream (a server started with another limit). */
+  #learnLimit(header: string | null): void {
+    const max = Number(header)
+    if (this.#options.limits && header !== null && Number.isSafeInteger(max) && max > 0) {
+      this.#options.limits.maxPaths = max
+    }
+  }
+
   /** Throws `too-many-subscriptions` when a new path would take the stream past its limits. */
   #admit(path: string): void {
     const limits = this.#options.limits
@@ -369,7 +378,8 @@ export class Connection {
         response.body?.cancel().catch(() => {})
         throw new Error(`the stream answered ${response.status}`)
       }
-      attempt.instance = response.headers.get('x-atomkv-instance')
+      attempt.instance = response.headers.get(HEADER.instance)
+      this.#learnLimit(response.headers.get(HEADER.maxSubscriptions))
       attempt.openedAt = attempt.lastActivity = Date.now()
       this.#setStatus('open')
       this.#armIdleTimer(attempt)
@@ -637,22 +647,12 @@ export class Connection {
 /** A write event's key, revision and value; `undefined` for anything else. */
 function parseFrame(event: SseEvent): Frame | undefined {
   if (event.type !== 'message' || event.id === undefined) return undefined
-  const colon = event.id.lastIndexOf(':')
-  const key = event.id.slice(0, colon)
-  const revision = Number(event.id.slice(colon + 1))
-  if (colon < 1 || !Number.isInteger(revision)) return undefined
+  const id = parseEventId(event.id)
+  if (!id) return undefined
   try {
-    return { id: event.id, key, revision, value: JSON.parse(event.data) }
+    return { id: event.id, key: id.key, revision: id.revision, value: JSON.parse(event.data) }
   } catch {
     return undefined // the server re-serializes every value: this is not an AtomKV event
-  }
-}
-
-/** The key itself and every prefix above it: the paths whose subscribers want a write of `key`. */
-function* coveringPaths(key: string): Generator<string> {
-  yield key
-  for (let slash = key.lastIndexOf('/'); slash > 0; slash = key.lastIndexOf('/', slash - 1)) {
-    yield key.slice(0, slash + 1)
   }
 }
 

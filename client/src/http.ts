@@ -2,7 +2,7 @@
 // (compare-and-swap) of one key, with every failure mapped to an AtomKVError.
 
 import { AtomKVError } from './errors.js'
-import { keyProblem } from './keys.js'
+import { HEADER, keyProblem } from './protocol/index.js'
 
 export type Fetch = typeof globalThis.fetch
 
@@ -95,7 +95,7 @@ async function readTextPrefix(response: Response, limit: number): Promise<string
 }
 
 function revisionOf(key: string, response: Response): number {
-  const header = response.headers.get('x-revision')
+  const header = response.headers.get(HEADER.revision)
   const revision = header === null ? NaN : Number(header)
   if (!Number.isInteger(revision)) {
     throw new AtomKVError(`${key}: the answer carries no valid X-Revision header`, {
@@ -149,7 +149,7 @@ export async function updateKey(transport: Transport, key: string, value: unknow
   const response = await send(transport, key, {
     method: 'PUT',
     body,
-    headers: { ...JSON_BODY, 'x-revision': String(revision) },
+    headers: { ...JSON_BODY, [HEADER.revision]: String(revision) },
   })
   if (response.status !== 409 && !response.ok) throw await httpError(key, response)
   await drain(response)

@@ -1,4 +1,4 @@
-export { createClient, MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_QUERY } from './client.js'
+export { createClient, MAX_SUBSCRIPTION_QUERY } from './client.js'
 export type { AtomKVClient, ClientOptions } from './client.js'
 export type { GetResult } from './http.js'
 export type { Modifier, ModifyOptions } from './modify.js'
@@ -10,6 +10,6 @@ export type {
   WatchListener,
   WatchOptions,
 } from './types.js'
-export * from './keys.js'
+export * from './protocol/keys.js'
 export * from './errors.js'
 export * from './cache.js'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryStore } from '@atomkv/server'
 import { lateSnapshotStore } from '../../test-support/late-snapshot-store.js'
-import { AtomKVError, MAX_SUBSCRIPTIONS } from '../src/index.js'
+import { AtomKVError } from '../src/index.js'
+import { DEFAULT_MAX_SUBSCRIPTIONS as MAX_SUBSCRIPTIONS } from '../src/protocol/index.js'
 import { countingFetch, recorder, startClient, startServer, take, waitFor } from './helpers.js'
 
 describe('one connection per client', () => {
@@ -141,6 +142,25 @@ describe('one connection per client', () => {
     expect(counter.streams()).toHaveLength(1)
     stops[0]!()
     kv.watch('/one-more', () => {}) // room again
+  })
+
+  it("takes the server's own limit once a stream has answered", async () => {
+    const server = await startServer({ maxSubscriptionsPerStream: 1100 })
+    const kv = startClient(server.url)
+    kv.watch('/first', () => {})
+    await waitFor(() => kv.status === 'open', 'the first stream')
+    // Short keys, so 1100 fit in a stream URL.
+    for (let i = 0; i < 1099; i++) kv.watch(`/${i}`, () => {})
+    await waitFor(() => server.atomkv.stats().subscriptions === 1100, 'the server to hold 1100')
+    expect(() => kv.watch('/one-more', () => {})).toThrow(/at most 1100/)
+
+    const small = await startServer({ maxSubscriptionsPerStream: 3 })
+    const strict = startClient(small.url)
+    strict.watch('/a', () => {})
+    await waitFor(() => strict.status === 'open', 'the stream')
+    strict.watch('/b', () => {})
+    strict.watch('/c', () => {})
+    expect(() => strict.watch('/d', () => {})).toThrow(AtomKVError)
   })
 
   it('refuses a path when the subscription list would not fit in a URL', async () => {

@@ -4,7 +4,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClientIn, type AtomKVClient, type ClientOptions } from '../src/client.js'
-import { AtomKVError, createClient, MAX_SUBSCRIPTIONS } from '../src/index.js'
+import { AtomKVError, createClient } from '../src/index.js'
+import { DEFAULT_MAX_SUBSCRIPTIONS as MAX_SUBSCRIPTIONS } from '../src/protocol/index.js'
 import { countingFetch, gatedFetch, recorder, startServer, take, waitFor } from './helpers.js'
 import { Browser, type Tab } from './tabs.js'
 
@@ -248,7 +249,8 @@ describe('shareAcrossTabs', () => {
     follower.client.watch('/two', (event) => event.type === 'error' && errors.push(event.error))
     await waitFor(() => errors.length === 1, 'the error')
     expect(errors[0]).toBeInstanceOf(AtomKVError)
-    expect(errors[0]).toMatchObject({ code: 'http', status: 400 })
+    // The leader has heard the server's limit of 1: it refuses the follower's key itself.
+    expect(errors[0]).toMatchObject({ code: 'too-many-subscriptions', key: '/two' })
   })
 
   it('counts the keys of every tab against the one stream\'s limit', async () => {

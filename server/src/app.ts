@@ -2,7 +2,7 @@
 // CORS on every answer, and short text/plain errors that never touch data.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isPrefix, keyProblem } from '@atomkv/client'
+import { HEADER, isPrefix, keyProblem, MAX_SESSION_LENGTH, QUERY, STATS_PATH, STREAM_PATH } from '@atomkv/client/protocol'
 import { H3, type H3Event, type NodeHandler, toNodeHandler } from 'h3'
 import { readJSON } from './body.js'
 import { clientBundle } from './client-bundle.js'
@@ -51,9 +51,6 @@ export interface AtomKV {
   /** Ends every stream, refuses new ones (503), stops the timers, and closes the store if this instance created it. */
   close(): Promise<void>
 }
-
-/** A `session` names a client's connection (a random id); longer is a mistake, and would bloat the session map. */
-const MAX_SESSION_LENGTH = 128
 
 type Handler = (event: H3Event) => Reply | Promise<Reply>
 type Method = 'GET' | 'POST' | 'PUT'
@@ -108,7 +105,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (acceptsEventStream(event.req.headers.get('accept'))) {
       const problem = keyProblem(path, true)
       if (problem) return text(event, 400, `invalid key or prefix ${quote(path)}: ${problem}`)
-      return openStream(event, [path], flag(event.url.searchParams, 'initial') ? [path] : [])
+      return openStream(event, [path], flag(event.url.searchParams, QUERY.initial) ? [path] : [])
     }
     const problem = keyProblem(path)
     if (problem) {
@@ -119,7 +116,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (!entry) return text(event, 404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
     return reply(event, 200, entry.json, [
       'content-type', 'application/json',
-      'x-revision', String(entry.revision),
+      HEADER.revision, String(entry.revision),
       'cache-control', 'no-cache',
     ])
   }
@@ -130,7 +127,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (problem) return text(event, 400, `invalid key ${quote(key)}: ${problem}`)
     let revision: number | undefined
     if (event.req.method === 'PUT') {
-      const header = event.req.headers.get('x-revision')
+      const header = event.req.headers.get(HEADER.revision)
       revision = parseRevision(header)
       if (revision === undefined) {
         const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
@@ -143,10 +140,10 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       const entry =
         revision === undefined ? await store.set(key, body.json) : await store.update(key, body.json, revision)
       if (!entry) {
-        const sent = event.req.headers.get('x-revision')?.trim()
+        const sent = event.req.headers.get(HEADER.revision)?.trim()
         return text(event, 409, `X-Revision ${sent} is not the next revision of ${quote(key)}`)
       }
-      return reply(event, 200, null, ['x-revision', String(entry.revision)])
+      return reply(event, 200, null, [HEADER.revision, String(entry.revision)])
     } catch (error) {
       if (error instanceof StoreFullError) return text(event, 507, `${error.message}: ${quote(key)} was not stored`)
       throw error
@@ -155,8 +152,8 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
 
   function multiplexed(event: H3Event): Reply | Promise<Reply> {
     const query = event.url.searchParams
-    const subs = query.getAll('sub')
-    const inits = query.getAll('init')
+    const subs = query.getAll(QUERY.sub)
+    const inits = query.getAll(QUERY.init)
     const count = subs.length + inits.length
     if (count === 0) return text(event, 400, 'a stream needs at least one sub=<key or prefix> or init=<key or prefix>')
     if (count > maxSubscriptions) {
@@ -169,14 +166,15 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       }
     }
     const subscriptions = [...new Set([...subs, ...inits])]
-    return openStream(event, subscriptions, flag(query, 'initial') ? subscriptions : [...new Set(inits)])
+    return openStream(event, subscriptions, flag(query, QUERY.initial) ? subscriptions : [...new Set(inits)])
   }
 
   function openStream(event: H3Event, subscriptions: string[], initial: string[]): Reply | Promise<Reply> {
-    const lastEventId =
-      event.req.headers.get('last-event-id') || event.url.searchParams.get('last-event-id') || undefined
-    const instance = event.url.searchParams.get('instance') || undefined
-    const session = event.url.searchParams.get('session') || undefined
+    const query = event.url.searchParams
+    const lastEventId = event.req.headers.get(HEADER.lastEventId) || query.get(QUERY.lastEventId) || undefined
+    const instance = query.get(QUERY.instance) || undefined
+    // A session names a client's connection (a random id); longer is a mistake, and would bloat the session map.
+    const session = query.get(QUERY.session) || undefined
     if (session && session.length > MAX_SESSION_LENGTH) {
       return text(event, 400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
     }
@@ -185,13 +183,14 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       const why = hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`
       return text(event, 503, why)
     }
+    const head = [HEADER.instance, hub.instance, HEADER.maxSubscriptions, String(maxSubscriptions)]
     const node = event.runtime?.node
     const direct =
       node?.res &&
       NodeSink.open(
         node.req as IncomingMessage,
         node.res as ServerResponse,
-        [...CORS_HEADERS, ...SSE_HEADERS, 'x-atomkv-instance', hub.instance],
+        [...CORS_HEADERS, ...SSE_HEADERS, ...head],
         subscriber,
       )
     if (direct) {
@@ -201,8 +200,8 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     }
     const sink = new WebSink(subscriber)
     subscriber.attach(sink)
-    const head = node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS
-    return webResponse(sink.stream, 200, [...head, 'x-atomkv-instance', hub.instance])
+    const sse = node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS
+    return webResponse(sink.stream, 200, [...sse, ...head])
   }
 
   const app = new H3({
@@ -216,8 +215,8 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     },
   })
   app.all('/', methods({ GET: serveClient }))
-  app.all('/.stream', methods({ GET: multiplexed }))
-  app.all('/.stats', methods({ GET: (event) => json(event, stats()) }))
+  app.all(STREAM_PATH, methods({ GET: multiplexed }))
+  app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }))
   app.all('/**', methods({ GET: read, POST: write, PUT: write }))
 
   return {

@@ -2,7 +2,8 @@
 // and bytes, with an index from event id to position. Events leave it oldest
 // first, so when an id is still here, so is everything written after it.
 
-import { eventId, Frame, frameText } from './sse.js'
+import { formatEventId } from '@atomkv/client/protocol'
+import { Frame, frameText } from './sse.js'
 
 /**
  * One committed write as an event. Its frame is encoded only when a stream
@@ -21,7 +22,7 @@ export class BacklogEvent extends Frame {
 
   /** `<key>:<revision>` */
   get id(): string {
-    return eventId(this.key, this.revision)
+    return formatEventId(this.key, this.revision)
   }
 
   /** What the event counts against the backlog's bound: the characters of its frame, near enough, without encoding it. */

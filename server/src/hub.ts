@@ -4,7 +4,7 @@
 
 import { Backlog, type BacklogEvent, type BacklogOptions } from './backlog.js'
 import type { Logger } from './options.js'
-import { prefixesOf } from './paths.js'
+import { coveringPaths, parseEventId, type ResetReason } from '@atomkv/client/protocol'
 import { type Frame, frame, writeFrame } from './sse.js'
 import type { Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
@@ -88,8 +88,7 @@ export class Hub implements SubscriberHost {
   publish({ key, revision, json }: Write): void {
     const event = this.backlog.append(key, revision, json)
     if (this.#subscribers.size === 0) return
-    this.#deliver(key, event)
-    for (const prefix of prefixesOf(key)) this.#deliver(prefix, event)
+    for (const path of coveringPaths(key)) this.#deliver(path, event)
   }
 
   /**
@@ -133,12 +132,12 @@ export class Hub implements SubscriberHost {
     }
 
     let resumeAfter: number | undefined
-    let reset: string | undefined
+    let reset: ResetReason | undefined
     if (lastEventId && instance && instance !== this.instance) {
       reset = 'server-restarted'
     } else if (lastEventId) {
       resumeAfter = this.backlog.find(lastEventId)
-      if (resumeAfter === undefined) reset = /^\/.*:\d+$/s.test(lastEventId) ? 'not-in-backlog' : 'malformed-id'
+      if (resumeAfter === undefined) reset = parseEventId(lastEventId) ? 'not-in-backlog' : 'malformed-id'
     }
     const replay = resumeAfter === undefined ? undefined : { after: resumeAfter, to: this.backlog.lastSeq }
     const readyId = this.backlog.newest?.id ?? null

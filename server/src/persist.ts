@@ -3,7 +3,7 @@
 // compare-and-swap after a restart is judged exactly as before it.
 
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import { keyProblem } from '@atomkv/client'
+import { keyProblem } from '@atomkv/client/protocol'
 import type { Logger } from './options.js'
 import type { Write, WriteListener } from './store.js'
 

@@ -7,6 +7,7 @@
 
 import type { ServerResponse } from 'node:http'
 import type { H3Event } from 'h3'
+import { EXPOSED_HEADERS } from '@atomkv/client/protocol'
 import { FastResponse } from 'srvx'
 
 /** h3's marker for "the handler has written the response itself". */
@@ -21,7 +22,7 @@ export const CORS_HEADERS: HeaderPairs = [
   'access-control-allow-origin', '*',
   'access-control-allow-methods', '*',
   'access-control-allow-headers', '*',
-  'access-control-expose-headers', 'X-Revision, X-AtomKV-Instance',
+  'access-control-expose-headers', EXPOSED_HEADERS,
 ]
 
 /** A stream's head, besides CORS. HTTP/2 forbids connection headers (a dev server on https may speak it). */

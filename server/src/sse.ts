@@ -2,6 +2,8 @@
 // same bytes go to every subscriber. No field may carry a raw line break: one
 // would let a value end its frame early and forge an event of its own.
 
+import { formatEventId } from '@atomkv/client/protocol'
+
 const encoder = new TextEncoder()
 
 const LINE_BREAK = /\r\n|\r|\n/
@@ -84,11 +86,7 @@ export function frame(fields: SSEFields): Frame {
 
 /** The event for one committed write: `id:<key>:<revision>` and the JSON value. */
 export function writeFrame(key: string, revision: number, json: string): Frame {
-  return frame({ id: eventId(key, revision), data: json })
-}
-
-export function eventId(key: string, revision: number): string {
-  return `${key}:${revision}`
+  return frame({ id: formatEventId(key, revision), data: json })
 }
 
 /** A comment line: ignored by readers, it pushes the head out and keeps idle connections alive. */

@@ -3,7 +3,7 @@
 // that grow for a slow reader are this queue and the sink's own, and the two
 // together are capped.
 
-import { prefixesOf } from './paths.js'
+import { coveringPaths } from '@atomkv/client/protocol'
 import type { Sink, SinkOwner } from './sink.js'
 import { comment, type Frame } from './sse.js'
 
@@ -105,7 +105,7 @@ export class Subscriber implements SinkOwner {
   /** Whether one of this stream's subscriptions covers `key`. */
   covers(key: string): boolean {
     const paths = (this.#paths ??= new Set(this.subscriptions))
-    return paths.has(key) || prefixesOf(key).some((prefix) => paths.has(prefix))
+    return coveringPaths(key).some((path) => paths.has(path))
   }
 
   /** Adds a frame that goes out before the opening frames and live events. */

@@ -23,7 +23,7 @@ describe.each(TRANSPORTS)('event streams (%s)', (transport) => {
     expect(headers.get('cache-control')).toBe('no-cache')
     expect(headers.get('x-accel-buffering')).toBe('no')
     expect(headers.get('access-control-allow-origin')).toBe('*')
-    expect(headers.get('access-control-expose-headers')).toBe('X-Revision, X-AtomKV-Instance')
+    expect(headers.get('access-control-expose-headers')).toBe('X-Revision, X-AtomKV-Instance, X-AtomKV-Max-Subscriptions')
     await waitFor(() => stream.comments.length > 0, 'the opening comment')
     expect(stream.raw).toBe(':ok\n\n')
   })

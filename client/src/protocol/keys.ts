@@ -47,3 +47,16 @@ export function keyProblem(path: string, allowPrefix = false): string | undefine
   }
   return undefined
 }
+
+/**
+ * The paths whose subscriptions want a write of `key`: the key itself, then
+ * every prefix above it, nearest first (`/a/b/c` → `/a/b/c`, `/a/b/`, `/a/`).
+ * Walking these finds a write's subscribers without scanning them all.
+ */
+export function coveringPaths(key: string): string[] {
+  const paths = [key]
+  for (let slash = key.lastIndexOf('/'); slash > 0; slash = key.lastIndexOf('/', slash - 1)) {
+    paths.push(key.slice(0, slash + 1))
+  }
+  return paths
+}

@@ -1,0 +1,40 @@
+// The names both sides put on the wire, and the limits they agree on.
+
+/** Paths that are not keys: `.` cannot appear in a key, so these never collide with one. */
+export const STREAM_PATH = '/.stream'
+export const STATS_PATH = '/.stats'
+
+/** Header names, lower-case as Node and `Headers` give them. */
+export const HEADER = {
+  /** A key's revision: on answers, and on `PUT` (compare-and-swap). */
+  revision: 'x-revision',
+  /** Names the server's resume log; it changes at every start. */
+  instance: 'x-atomkv-instance',
+  /** On a stream's answer: the most keys and prefixes this server takes on one stream. */
+  maxSubscriptions: 'x-atomkv-max-subscriptions',
+  /** Where a stream resumes (also the query parameter of that name). */
+  lastEventId: 'last-event-id',
+} as const
+
+/** Query parameters of a stream. */
+export const QUERY = {
+  /** A key or prefix to watch, on `/.stream`; repeated. */
+  sub: 'sub',
+  /** A key or prefix to watch with its current values first, on `/.stream`; repeated. */
+  init: 'init',
+  /** Current values of every covered key first. */
+  initial: 'initial',
+  /** The client's name for its connection: a newer stream of it retires the older. */
+  session: 'session',
+  /** The instance that sent the resume point. */
+  instance: 'instance',
+  lastEventId: 'last-event-id',
+} as const
+
+/** Headers a browser may read from our answers (CORS). */
+export const EXPOSED_HEADERS = 'X-Revision, X-AtomKV-Instance, X-AtomKV-Max-Subscriptions'
+
+/** Keys and prefixes one stream carries, unless the server says otherwise. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 1000
+/** Longest `session` name a server takes. */
+export const MAX_SESSION_LENGTH = 128
