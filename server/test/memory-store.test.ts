@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { covers } from '@atomkv/client'
 import { MemoryStore } from '../src/memory-store.js'
+import { prefixesOf } from '../src/paths.js'
 import type { Write } from '../src/store.js'
 import { waitFor } from './helpers.js'
 
@@ -161,6 +162,35 @@ describe('MemoryStore expiry, as reads see it', () => {
     })
   }
 
+  it('holds no index entry for a prefix once no key is left below it', async () => {
+    const store = new MemoryStore({ expireAfterMs: 1000 })
+    for (const key of ['/a/b/c', '/a/d', '/x/y/z/w', '/top', '/s/1', '/s/2', '/s/3']) await store.set(key, '0')
+    at(500)
+    await store.set('/a/b/e', '1')
+    await store.set('/s/2', '1')
+    expect(store.indexedPrefixes()).toEqual(['/a/', '/a/b/', '/s/', '/x/', '/x/y/', '/x/y/z/'])
+    at(1000)
+    store.sweep()
+    // `/a/` stays for `/a/b/e`, below it; `/s/` for `/s/2`.
+    expect(store.indexedPrefixes()).toEqual(['/a/', '/a/b/', '/s/'])
+    expect(await store.list(['/a/', '/s/', '/x/'])).toEqual([
+      { key: '/a/b/e', json: '1', revision: 0 },
+      { key: '/s/2', json: '1', revision: 1 },
+    ])
+    at(1500)
+    // No sweep: the reads that find the keys expired drop them, and their prefixes.
+    expect(await store.get('/a/b/e')).toBeUndefined()
+    expect(store.indexedPrefixes()).toEqual(['/s/'])
+    expect(await store.list(['/s/'])).toEqual([])
+    expect(store.indexedPrefixes()).toEqual([])
+    // Written again, a key brings its prefixes back, once each.
+    await store.set('/a/b/c', '2')
+    await store.set('/a/b/c', '3')
+    expect(store.indexedPrefixes()).toEqual(['/a/', '/a/b/'])
+    expect(await store.list(['/a/'])).toEqual([{ key: '/a/b/c', json: '3', revision: 1 }])
+    store.close()
+  })
+
   it('agrees with a full scan over random writes, expiry and sweeps', async () => {
     // A small PRNG, so a failure replays.
     let seed = 12345
@@ -180,8 +210,12 @@ describe('MemoryStore expiry, as reads see it', () => {
         const current = await store.get(key)
         await store.update(key, String(step), current ? current.revision + 1 : 0)
       } else if (op < 17) at((now += random(30)))
-      else if (op < 18) store.sweep()
-      else {
+      else if (op < 18) {
+        store.sweep()
+        // Swept, the index holds exactly the prefixes above the keys left.
+        const above = new Set(store.entries().flatMap((w) => prefixesOf(w.key)))
+        expect(store.indexedPrefixes()).toEqual([...above].sort())
+      } else {
         const subscriptions = Array.from({ length: 1 + random(3) }, () => randomPath() + (random(2) ? '/' : ''))
         const expected = store.entries().filter((w) => subscriptions.some((s) => covers(s, w.key)))
         expect(await store.list(subscriptions), subscriptions.join(' ')).toEqual(expected)
