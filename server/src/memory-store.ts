@@ -1,5 +1,4 @@
 import { isPrefix, keyProblem } from '@atomkv/client'
-import { prefixesOf } from './paths.js'
 import { type Entry, type Store, StoreFullError, type Write, type WriteListener } from './store.js'
 
 export interface MemoryStoreOptions {
@@ -12,11 +11,57 @@ export interface MemoryStoreOptions {
 export const DEFAULT_MAX_KEYS = 100_000
 export const DEFAULT_EXPIRE_AFTER_MS = 7 * 24 * 60 * 60 * 1000
 
+/**
+ * What the store holds per key, kept small (the key itself is the Map's key).
+ * Its numbers are integers that V8 keeps unboxed, as small integers (31 or 32
+ * bits, by build): `order` for the first 2^30 writes at least, `writtenAt` for
+ * the first ~12 days after the store was made. Past those they are still
+ * correct, just boxed (16 bytes more each, in every slot).
+ */
 interface Slot extends Entry {
-  readonly key: string
+  /** When it was written, in ms since the store's `#epoch`. */
   readonly writtenAt: number
   /** Position in write order, to list snapshots oldest write first. */
   readonly order: number
+}
+
+/** The prefix just above a key or a prefix (`/a/b` and `/a/b/` → `/a/`); `undefined` for `/a` and `/a/`. */
+function parentOf(path: string): string | undefined {
+  const end = path.lastIndexOf('/', path.length - 2)
+  return end > 0 ? path.slice(0, end + 1) : undefined
+}
+
+/**
+ * The children of a prefix in the index: one is kept as itself, more in a Set
+ * (never fewer than two). Most prefixes of a store keyed by id, like
+ * `/users/<id>/`, hold one, and a Set costs ~130 bytes more than a string.
+ */
+type Children = string | Set<string>
+
+/** Adds `child` under `parent`; false when `parent` had none before. */
+function addChild(index: Map<string, Children>, parent: string, child: string): boolean {
+  const children = index.get(parent)
+  if (children === undefined) {
+    index.set(parent, child)
+    return false
+  }
+  if (typeof children !== 'string') children.add(child)
+  else if (children !== child) index.set(parent, new Set([children, child]))
+  return true
+}
+
+/** Removes `child` from under `parent`; true when `parent` has none left. */
+function removeChild(index: Map<string, Children>, parent: string, child: string): boolean {
+  const children = index.get(parent)
+  if (children === undefined) return true
+  if (typeof children === 'string') {
+    if (children !== child) return false
+    index.delete(parent)
+    return true
+  }
+  children.delete(child)
+  if (children.size === 1) index.set(parent, children.values().next().value!)
+  return false
 }
 
 /**
@@ -29,8 +74,19 @@ export class MemoryStore implements Store {
   readonly expireAfterMs: number
   /** In write order: a write moves its key to the end, so expired keys sit at the front. */
   readonly #slots = new Map<string, Slot>()
+  /**
+   * The prefix index, a tree by direct parent, so a prefix snapshot walks only
+   * what is under the prefix: each prefix's own keys (`/a/` → `/a/b`), and its
+   * sub-prefixes (`/a/` → `/a/b/`). Each stored key is there exactly once (top
+   * keys like `/a`, under no prefix, not at all); a prefix is there only while
+   * a stored key is below it, so neither map outgrows the keys stored.
+   */
+  readonly #keysUnder = new Map<string, Children>()
+  readonly #prefixesUnder = new Map<string, Children>()
   readonly #listeners = new Set<WriteListener>()
   #order = 0
+  /** `Date.now()` when the store was made: write times count from it, so they stay small integers. */
+  readonly #epoch = Date.now()
   #sweeper: ReturnType<typeof setInterval> | undefined
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -70,36 +126,85 @@ export class MemoryStore implements Store {
   }
 
   list(subscriptions: readonly string[]): Promise<Write[]> {
-    const keys = new Set(subscriptions.filter((s) => !isPrefix(s)))
-    const prefixes = new Set(subscriptions.filter(isPrefix))
-    const found: Write[] = []
-    if (prefixes.size === 0 && keys.size * 8 < this.#slots.size) {
-      // A few keys in a big store: look them up rather than scan.
-      const slots: Slot[] = []
-      for (const key of keys) {
-        const slot = this.#live(key)
-        if (slot) slots.push(slot)
+    try {
+      return Promise.resolve(this.#list(subscriptions))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Looks keys up and walks the index under prefixes: costs what it finds, not the store's size. */
+  #list(subscriptions: readonly string[]): Write[] {
+    const keys = new Set<string>()
+    const prefixes = new Set<string>()
+    for (const subscription of subscriptions) (isPrefix(subscription) ? prefixes : keys).add(subscription)
+    // A path under another subscribed prefix is found there: skipping it keeps each key once.
+    const covered = (path: string) => {
+      for (let prefix = parentOf(path); prefix !== undefined; prefix = parentOf(prefix)) {
+        if (prefixes.has(prefix)) return true
       }
-      slots.sort((a, b) => a.order - b.order)
-      for (const { key, json, revision } of slots) found.push({ key, json, revision })
-    } else {
-      const now = Date.now()
-      for (const slot of this.#slots.values()) {
-        if (this.#expired(slot, now)) continue
-        const { key, json, revision } = slot
-        const covered = keys.has(key) || (prefixes.size > 0 && prefixesOf(key).some((p) => prefixes.has(p)))
-        if (covered) found.push({ key, json, revision })
+      return false
+    }
+    const now = this.#now()
+    // Found keys and their slots, side by side (a pair per key would be one more object each).
+    const foundKeys: string[] = []
+    const foundSlots: Slot[] = []
+    const expired: string[] = []
+    const take = (key: string, slot: Slot) => {
+      if (this.#expired(slot, now)) expired.push(key)
+      else {
+        foundKeys.push(key)
+        foundSlots.push(slot)
       }
     }
-    return Promise.resolve(found)
+    for (const key of keys) {
+      const slot = this.#slots.get(key)
+      if (slot && !(prefixes.size > 0 && covered(key))) take(key, slot)
+    }
+    for (const top of prefixes) {
+      if (covered(top)) continue
+      const walk = [top]
+      for (let prefix = walk.pop(); prefix !== undefined; prefix = walk.pop()) {
+        const keysHere = this.#keysUnder.get(prefix)
+        if (typeof keysHere === 'string') take(keysHere, this.#slots.get(keysHere)!)
+        else if (keysHere) for (const key of keysHere) take(key, this.#slots.get(key)!)
+        const below = this.#prefixesUnder.get(prefix)
+        if (typeof below === 'string') walk.push(below)
+        else if (below) for (const next of below) walk.push(next)
+      }
+    }
+    for (const key of expired) this.#drop(key) // what a read finds expired, it drops
+    const writes: Write[] = []
+    for (const i of this.#oldestFirst(foundSlots)) {
+      const { json, revision } = foundSlots[i]!
+      writes.push({ key: foundKeys[i]!, json, revision })
+    }
+    return writes
+  }
+
+  /** The positions in `slots`, oldest write first. */
+  #oldestFirst(slots: readonly Slot[]): Iterable<number> {
+    const n = slots.length
+    // Counted from the oldest slot's order (the Map's first), order × n + i is a safe integer.
+    const oldest = this.#slots.values().next().value?.order ?? 0
+    if (n < 64 || (this.#order - oldest) * n > Number.MAX_SAFE_INTEGER) {
+      return Array.from(slots.keys()).sort((a, b) => slots[a]!.order - slots[b]!.order)
+    }
+    // A big snapshot: plain numbers sort natively, faster than with a comparator
+    // (100 000 keys: ~25 ms less). Each holds a slot's order and its position.
+    const codes = new Float64Array(n)
+    for (let i = 0; i < n; i++) codes[i] = (slots[i]!.order - oldest) * n + i
+    codes.sort()
+    for (let j = 0; j < n; j++) codes[j] = codes[j]! % n
+    return codes
   }
 
   /** Every live entry, oldest write first: what {@link load} takes back after a restart. */
   entries(): Write[] {
-    const now = Date.now()
+    const now = this.#now()
     const found: Write[] = []
-    for (const slot of this.#slots.values()) {
-      if (!this.#expired(slot, now)) found.push({ key: slot.key, json: slot.json, revision: slot.revision })
+    for (const [key, slot] of this.#slots) {
+      if (!this.#expired(slot, now)) found.push({ key, json: slot.json, revision: slot.revision })
     }
     return found
   }
@@ -126,9 +231,10 @@ export class MemoryStore implements Store {
       seen.add(key)
     }
     if (this.#slots.size + batch.length > this.maxKeys) throw new StoreFullError(this.maxKeys)
-    const writtenAt = Date.now()
+    const writtenAt = this.#now()
     for (const { key, json, revision } of batch) {
-      this.#slots.set(key, { key, json, revision, writtenAt, order: this.#order++ })
+      this.#slots.set(key, { json, revision, writtenAt, order: this.#order++ })
+      this.#index(key)
     }
   }
 
@@ -145,16 +251,35 @@ export class MemoryStore implements Store {
   /** Drops expired keys. Runs on a timer; cheap, since it stops at the first live key. */
   sweep(): void {
     if (this.expireAfterMs === 0) return
-    const now = Date.now()
-    for (const slot of this.#slots.values()) {
+    const now = this.#now()
+    for (const [key, slot] of this.#slots) {
       if (!this.#expired(slot, now)) break
-      this.#slots.delete(slot.key)
+      this.#drop(key)
     }
+  }
+
+  /**
+   * The prefixes the index holds, sorted: for tests and stats. Each has a
+   * stored key below it (one that expired counts until a read or the sweep
+   * drops it).
+   */
+  indexedPrefixes(): string[] {
+    return [...new Set([...this.#keysUnder.keys(), ...this.#prefixesUnder.keys()])].sort()
   }
 
   close(): void {
     clearInterval(this.#sweeper)
     this.#listeners.clear()
+  }
+
+  /** The time in ms since the store was made: an integer, small for the first days. */
+  #now(): number {
+    const ms = Date.now() - this.#epoch
+    // A subtraction of doubles gives a boxed number even when it is a small
+    // integer, and one box makes V8 box the field in every slot: `| 0` gives
+    // an unboxed one. Past 2^31 ms (~24 days) `| 0` would wrap, so the double stays.
+    const small = ms | 0
+    return small === ms ? small : ms
   }
 
   #expired(slot: Slot, now: number): boolean {
@@ -163,11 +288,32 @@ export class MemoryStore implements Store {
 
   #live(key: string): Slot | undefined {
     const slot = this.#slots.get(key)
-    if (slot && this.#expired(slot, Date.now())) {
-      this.#slots.delete(key)
+    if (slot && this.#expired(slot, this.#now())) {
+      this.#drop(key)
       return undefined
     }
     return slot
+  }
+
+  /** Forgets `key`, and the prefixes above it that hold nothing else. */
+  #drop(key: string): void {
+    this.#slots.delete(key)
+    const parent = parentOf(key)
+    if (parent === undefined || !removeChild(this.#keysUnder, parent, key)) return
+    if (this.#prefixesUnder.has(parent)) return
+    // `parent` held only that key: leave it under the prefix above, and so on up.
+    for (let child = parent, above = parentOf(child); above !== undefined; child = above, above = parentOf(child)) {
+      if (!removeChild(this.#prefixesUnder, above, child) || this.#keysUnder.has(above)) return
+    }
+  }
+
+  /** Enters a new key in the index, and the prefixes above it that were not there yet. */
+  #index(key: string): void {
+    const parent = parentOf(key)
+    if (parent === undefined || addChild(this.#keysUnder, parent, key) || this.#prefixesUnder.has(parent)) return
+    for (let child = parent, above = parentOf(child); above !== undefined; child = above, above = parentOf(child)) {
+      if (addChild(this.#prefixesUnder, above, child) || this.#keysUnder.has(above)) return
+    }
   }
 
   #write(key: string, json: string, current: Slot | undefined): Entry {
@@ -177,7 +323,8 @@ export class MemoryStore implements Store {
     }
     const revision = current ? current.revision + 1 : 0
     this.#slots.delete(key)
-    this.#slots.set(key, { key, json, revision, writtenAt: Date.now(), order: this.#order++ })
+    this.#slots.set(key, { json, revision, writtenAt: this.#now(), order: this.#order++ })
+    if (!current) this.#index(key) // a key written again is indexed already
     const write: Write = { key, json, revision }
     for (const listener of this.#listeners) {
       try {
