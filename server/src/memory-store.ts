@@ -1,4 +1,4 @@
-import { isPrefix, keyProblem } from '@atomkv/client'
+import { isPrefix, keyProblem } from '@atomkv/client/protocol'
 import { type Entry, type Store, StoreFullError, type Write, type WriteListener } from './store.js'
 
 export interface MemoryStoreOptions {

@@ -5,7 +5,6 @@ import { Backlog } from '../src/backlog.js'
 import { Hub } from '../src/hub.js'
 import { MemoryStore } from '../src/memory-store.js'
 import type { Store } from '../src/store.js'
-import { prefixesOf } from '../src/paths.js'
 import { WebSink } from '../src/sink.js'
 import { acceptsEventStream, comment, frame, writeFrame } from '../src/sse.js'
 import type { Subscriber } from '../src/subscriber.js'
@@ -52,13 +51,6 @@ describe('SSE frames', () => {
     expect(acceptsEventStream('text/event-streams')).toBe(false)
     expect(acceptsEventStream('*/*')).toBe(false)
     expect(acceptsEventStream(null)).toBe(false)
-  })
-})
-
-describe('paths', () => {
-  it('lists the prefixes that cover a key, nearest first', () => {
-    expect(prefixesOf('/a/b/c')).toEqual(['/a/b/', '/a/'])
-    expect(prefixesOf('/a')).toEqual([])
   })
 })
 
