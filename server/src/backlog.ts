@@ -3,6 +3,7 @@
 // first, so when an id is still here, so is everything written after it.
 
 import { formatEventId } from '@atomkv/client/protocol'
+import { Fifo } from './fifo.js'
 import { Frame, frameText } from './sse.js'
 
 /**
@@ -48,8 +49,7 @@ export const DEFAULT_BACKLOG_BYTES = 16 * 1024 * 1024
 export class Backlog {
   readonly maxEvents: number
   readonly maxBytes: number
-  #events: Array<BacklogEvent | undefined> = []
-  #head = 0
+  readonly #events = new Fifo<BacklogEvent>()
   readonly #index = new Map<string, number>()
   #bytes = 0
   #nextSeq = 1
@@ -62,7 +62,7 @@ export class Backlog {
   }
 
   get events(): number {
-    return this.#events.length - this.#head
+    return this.#events.size
   }
 
   get bytes(): number {
@@ -76,7 +76,7 @@ export class Backlog {
 
   /** The newest event kept, if any. */
   get newest(): BacklogEvent | undefined {
-    return this.events > 0 ? this.#events[this.#events.length - 1] : undefined
+    return this.#events.last()
   }
 
   /**
@@ -105,22 +105,16 @@ export class Backlog {
 
   /** The event at `seq`, if it is still kept. */
   at(seq: number): BacklogEvent | undefined {
-    const first = this.#events[this.#head]
-    if (!first) return undefined
-    const event = this.#events[this.#head + seq - first.seq]
+    const first = this.#events.at(0)
+    const event = first && this.#events.at(seq - first.seq)
     return event?.seq === seq ? event : undefined
   }
 
   #evictOldest(): void {
-    const event = this.#events[this.#head]
+    const event = this.#events.shift()
     if (!event) return
-    this.#events[this.#head++] = undefined
     this.#bytes -= event.size
     // A key re-created after expiry reuses ids; the index points at the newest.
     if (this.#index.get(event.id) === event.seq) this.#index.delete(event.id)
-    if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
-      this.#events = this.#events.slice(this.#head)
-      this.#head = 0
-    }
   }
 }

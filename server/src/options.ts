@@ -3,7 +3,6 @@ import type { Store } from './store.js'
 
 /** Where the service reports what it does; `console` fits. */
 export interface Logger {
-  info(message: string): void
   warn(message: string): void
   error(message: string, error?: unknown): void
 }
@@ -37,7 +36,7 @@ export const DEFAULT_MAX_SUBSCRIBER_BACKLOG_BYTES = 8 * 1024 * 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
 export const DEFAULT_MAX_STREAMS = 10_000
 
-const silent: Logger = { info() {}, warn() {}, error() {} }
+const silent: Logger = { warn() {}, error() {} }
 
 export function resolveLogger(logger: Logger | false | undefined): Logger {
   if (logger === false) return silent

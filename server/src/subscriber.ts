@@ -4,6 +4,7 @@
 // together are capped.
 
 import { coveringPaths } from '@atomkv/client/protocol'
+import { Fifo } from './fifo.js'
 import type { Sink, SinkOwner } from './sink.js'
 import { comment, type Frame } from './sse.js'
 
@@ -255,42 +256,5 @@ export class Subscriber implements SinkOwner {
     const frame = this.#queue.shift()
     if (frame) this.#queuedBytes -= frame.bytes.byteLength
     return frame
-  }
-}
-
-/** A queue with O(1) shift. */
-class Fifo<T> {
-  #items: Array<T | undefined> = []
-  #head = 0
-
-  push(item: T): void {
-    this.#items.push(item)
-  }
-
-  shift(): T | undefined {
-    if (this.#head === this.#items.length) return undefined
-    const item = this.#items[this.#head]
-    this.#items[this.#head++] = undefined
-    if (this.#head === this.#items.length) {
-      this.#items = []
-      this.#head = 0
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head)
-      this.#head = 0
-    }
-    return item
-  }
-
-  clear(): void {
-    this.#items = []
-    this.#head = 0
-  }
-
-  get empty(): boolean {
-    return this.#head === this.#items.length
-  }
-
-  *[Symbol.iterator](): Iterator<T> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!
   }
 }

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url'
 import type { ClientOptions } from '@atomkv/client'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
-import { MemoryStore } from './memory-store.js'
-import type { AtomKVOptions } from './options.js'
+import type { MemoryStore } from './memory-store.js'
+import { type AtomKVOptions, resolveLogger } from './options.js'
 import { Persister, readSeed, readSnapshot, type Seed } from './persist.js'
 
 export type { Seed } from './persist.js'
@@ -54,29 +54,30 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
   let root = process.cwd()
 
   async function start(): Promise<Running> {
-    const logger = serviceOptions.logger === false ? undefined : serviceOptions.logger
-    const ownStore = serviceOptions.store ? undefined : new MemoryStore(serviceOptions)
-    const store = serviceOptions.store ?? ownStore!
+    // The service owns its store (the default one, unless `store` is given) and closes it.
+    const service = createAtomKV(serviceOptions)
+    const { store } = service
     let persister: Persister | undefined
     let restored = new Set<string>()
     if (persist) {
+      // Only the default store can be persisted (checked above): load it before the first request.
+      const memory = store as MemoryStore
       const file = resolve(root, persist)
       const entries = (await readSnapshot(file)) ?? []
-      ownStore!.load(entries)
+      memory.load(entries)
       restored = new Set(entries.map((e) => e.key))
-      persister = new Persister(ownStore!, file, persistDelayMs, logger ?? console)
+      persister = new Persister(memory, file, persistDelayMs, resolveLogger(serviceOptions.logger))
     }
     if (seed !== undefined) {
       const entries = await readSeed(typeof seed === 'string' ? resolve(root, seed) : seed)
       for (const [key, json] of entries) if (!restored.has(key)) await store.set(key, json)
     }
-    const service = createAtomKV({ ...serviceOptions, store })
     return {
       atomkv: service,
       async close() {
+        // Streams end and the store stops first; the last snapshot is then written from what it holds.
         await service.close()
         await persister?.close()
-        await ownStore?.close()
       },
     }
   }

@@ -91,20 +91,16 @@ export async function waitFor(
 }
 
 export interface CapturingLogger extends Logger {
-  readonly infos: string[]
   readonly warnings: string[]
   readonly errors: string[]
 }
 
 export function capturingLogger(): CapturingLogger {
-  const infos: string[] = []
   const warnings: string[] = []
   const errors: string[] = []
   return {
-    infos,
     warnings,
     errors,
-    info: (message) => void infos.push(message),
     warn: (message) => void warnings.push(message),
     error: (message) => void errors.push(message),
   }

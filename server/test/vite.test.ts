@@ -3,7 +3,7 @@
 // port: HTTP and SSE through Vite's middleware stack, the virtual module,
 // seed, persist across two servers, and the service closing with the server.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, preview, type PreviewServer, type ViteDevServer } from 'vite'
@@ -227,6 +227,30 @@ describe('the Vite plugin', () => {
     // The seed does not overwrite a restored key.
     expect(await (await fetch(`${base2}/seeded`)).json()).toBe('changed')
     expect(await (await fetch(`${base2}/last`)).json()).toBe('written on close')
+  })
+
+  it('reports a failed persist write to its logger, and to nobody under logger: false', async () => {
+    const errors: string[] = []
+    const logger = { warn() {}, error: (message: string) => void errors.push(message) }
+    // The file's directory is removed after start: every write fails.
+    const sub = join(dir, 'gone')
+    mkdirSync(sub)
+    const reported = await dev({ persist: join(sub, 'data.json'), persistDelayMs: 10, logger })
+    const quiet = await dev({ persist: join(sub, 'quiet.json'), persistDelayMs: 10 })
+    rmSync(sub, { recursive: true })
+    const consoleErrors: unknown[] = []
+    const original = console.error
+    console.error = (...args: unknown[]) => void consoleErrors.push(args)
+    try {
+      await post(`${reported.origin}/__atomkv/k`, 1)
+      await post(`${quiet.origin}/__atomkv/k`, 1)
+      await waitFor(() => errors.length > 0, 'the logged error')
+      await quiet.server.close()
+    } finally {
+      console.error = original
+    }
+    expect(errors[0]).toContain('could not write')
+    expect(consoleErrors).toEqual([])
   })
 
   it('refuses a persist file that is not a snapshot, and leaves it alone', async () => {
