@@ -3,7 +3,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HEADER, isPrefix, keyProblem, MAX_SESSION_LENGTH, QUERY, STATS_PATH, STREAM_PATH } from '@atomkv/client/protocol'
-import { H3, type H3Event, type NodeHandler, toNodeHandler } from 'h3'
+import { H3, type H3Event, type NodeHandler } from 'h3'
+import { toNodeHandler } from 'h3/node'
 import { readJSON } from './body.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
@@ -19,7 +20,7 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   resolveLogger,
 } from './options.js'
-import { CORS_HEADERS, HANDLED, json, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
+import { CORS_HEADERS, HANDLED, json, Refusal, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
 import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
 import { type Store, StoreFullError } from './store.js'
@@ -95,7 +96,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       const problem = 'the browser build of @atomkv/client is missing'
       if (!missingBundleLogged) logger.error(`atomkv: GET / has no script to serve: ${problem}`)
       missingBundleLogged = true
-      return text(event, 500, `${problem}: build it with \`pnpm --filter @atomkv/client build\``)
+      throw new Refusal(500, `${problem}: build it with \`pnpm --filter @atomkv/client build\``)
     }
     return reply(event, 200, script, ['content-type', 'application/javascript; charset=utf-8', 'cache-control', 'no-cache'])
   }
@@ -104,16 +105,16 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const path = pathOf(event)
     if (acceptsEventStream(event.req.headers.get('accept'))) {
       const problem = keyProblem(path, true)
-      if (problem) return text(event, 400, `invalid key or prefix ${quote(path)}: ${problem}`)
+      if (problem) throw new Refusal(400, `invalid key or prefix ${quote(path)}: ${problem}`)
       return openStream(event, [path], flag(event.url.searchParams, QUERY.initial) ? [path] : [])
     }
     const problem = keyProblem(path)
     if (problem) {
       const hint = isPrefix(path) ? ' (a prefix can only be watched, with Accept: text/event-stream)' : ''
-      return text(event, 400, `invalid key ${quote(path)}: ${problem}${hint}`)
+      throw new Refusal(400, `invalid key ${quote(path)}: ${problem}${hint}`)
     }
     const entry = await store.get(path)
-    if (!entry) return text(event, 404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
+    if (!entry) throw new Refusal(404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
     return reply(event, 200, entry.json, [
       'content-type', 'application/json',
       HEADER.revision, String(entry.revision),
@@ -124,30 +125,19 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   async function write(event: H3Event): Promise<Reply> {
     const key = pathOf(event)
     const problem = keyProblem(key)
-    if (problem) return text(event, 400, `invalid key ${quote(key)}: ${problem}`)
-    let revision: number | undefined
-    if (event.req.method === 'PUT') {
-      const header = event.req.headers.get(HEADER.revision)
-      revision = parseRevision(header)
-      if (revision === undefined) {
-        const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
-        return text(event, 400, `X-Revision ${problem}; PUT needs the next revision number`)
-      }
-    }
-    const body = await readJSON(event, maxValueBytes)
-    if (!body.ok) return text(event, body.status, body.message, body.close ? ['connection', 'close'] : [])
+    if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
+    const header = event.req.method === 'PUT' ? event.req.headers.get(HEADER.revision) : undefined
+    const revision = header === undefined ? undefined : parseRevision(header)
+    const json = await readJSON(event, maxValueBytes)
+    let entry
     try {
-      const entry =
-        revision === undefined ? await store.set(key, body.json) : await store.update(key, body.json, revision)
-      if (!entry) {
-        const sent = event.req.headers.get(HEADER.revision)?.trim()
-        return text(event, 409, `X-Revision ${sent} is not the next revision of ${quote(key)}`)
-      }
-      return reply(event, 200, null, [HEADER.revision, String(entry.revision)])
+      entry = revision === undefined ? await store.set(key, json) : await store.update(key, json, revision)
     } catch (error) {
-      if (error instanceof StoreFullError) return text(event, 507, `${error.message}: ${quote(key)} was not stored`)
+      if (error instanceof StoreFullError) throw new Refusal(507, `${error.message}: ${quote(key)} was not stored`)
       throw error
     }
+    if (!entry) throw new Refusal(409, `X-Revision ${header?.trim()} is not the next revision of ${quote(key)}`)
+    return reply(event, 200, null, [HEADER.revision, String(entry.revision)])
   }
 
   function multiplexed(event: H3Event): Reply | Promise<Reply> {
@@ -155,14 +145,14 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const subs = query.getAll(QUERY.sub)
     const inits = query.getAll(QUERY.init)
     const count = subs.length + inits.length
-    if (count === 0) return text(event, 400, 'a stream needs at least one sub=<key or prefix> or init=<key or prefix>')
+    if (count === 0) throw new Refusal(400, 'a stream needs at least one sub=<key or prefix> or init=<key or prefix>')
     if (count > maxSubscriptions) {
-      return text(event, 400, `too many subscriptions: ${count} (at most ${maxSubscriptions} on one stream)`)
+      throw new Refusal(400, `too many subscriptions: ${count} (at most ${maxSubscriptions} on one stream)`)
     }
     for (const [name, entries] of [['sub', subs], ['init', inits]] as const) {
       for (const entry of entries) {
         const problem = keyProblem(entry, true)
-        if (problem) return text(event, 400, `${name} ${quote(entry)}: ${problem}`)
+        if (problem) throw new Refusal(400, `${name} ${quote(entry)}: ${problem}`)
       }
     }
     const subscriptions = [...new Set([...subs, ...inits])]
@@ -176,12 +166,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     // A session names a client's connection (a random id); longer is a mistake, and would bloat the session map.
     const session = query.get(QUERY.session) || undefined
     if (session && session.length > MAX_SESSION_LENGTH) {
-      return text(event, 400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
+      throw new Refusal(400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
     }
     const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, session, client: event.req.ip })
     if (!subscriber) {
       const why = hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`
-      return text(event, 503, why)
+      throw new Refusal(503, why)
     }
     const head = [HEADER.instance, hub.instance, HEADER.maxSubscriptions, String(maxSubscriptions)]
     const node = event.runtime?.node
@@ -233,7 +223,10 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   }
 }
 
-/** Answers OPTIONS (the CORS preflight) and 405 for methods not listed. */
+/**
+ * Answers OPTIONS (the CORS preflight) and 405 for methods not listed, and
+ * turns a {@link Refusal} thrown by a handler into its short text answer.
+ */
 function methods(handlers: Partial<Record<Method, Handler>>): Handler {
   const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
   return (event) => {
@@ -241,7 +234,16 @@ function methods(handlers: Partial<Record<Method, Handler>>): Handler {
     if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
     const handler = handlers[method as Method]
     if (!handler) return text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
-    return handler(event)
+    const refused = (error: unknown): Reply => {
+      if (!(error instanceof Refusal)) throw error
+      return text(event, error.status, error.message, error.headers)
+    }
+    try {
+      const answer = handler(event)
+      return answer instanceof Promise ? answer.catch(refused) : answer
+    } catch (error) {
+      return refused(error)
+    }
   }
 }
 
@@ -262,10 +264,13 @@ function pathOf(event: H3Event): string {
   }
 }
 
-/** `X-Revision` as sent with PUT: an integer (one no key can have is `-1`, and conflicts), else `undefined`. */
-function parseRevision(header: string | null): number | undefined {
+/** `X-Revision` as sent with PUT: an integer; one no key can have (too large) is `-1`, and conflicts. */
+function parseRevision(header: string | null): number {
   const value = header?.trim() ?? ''
-  if (!/^-?\d+$/.test(value)) return undefined
+  if (!/^-?\d+$/.test(value)) {
+    const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
+    throw new Refusal(400, `X-Revision ${problem}; PUT needs the next revision number`)
+  }
   const revision = Number(value)
   return Number.isSafeInteger(revision) ? revision : -1
 }

@@ -7,25 +7,23 @@
 import { isUtf8 } from 'node:buffer'
 import type { Readable } from 'node:stream'
 import type { H3Event } from 'h3'
-
-export type BodyResult =
-  | { ok: true; json: string }
-  /** `close`: the rest of the body is not read; the connection should close rather than drain it. */
-  | { ok: false; status: 400 | 413; message: string; close?: boolean }
+import { Refusal } from './reply.js'
 
 type Bytes = Uint8Array | 'too-large' | 'unreadable'
 
-export async function readJSON(event: H3Event, limit: number): Promise<BodyResult> {
+/** The body's JSON, re-serialized; throws a {@link Refusal} (400, 413) when it is not acceptable. */
+export async function readJSON(event: H3Event, limit: number): Promise<string> {
   const declared = Number(event.req.headers.get('content-length') ?? 0)
   const node = event.runtime?.node?.req
   const bytes = declared > limit ? 'too-large' : node ? await readNode(node, limit) : await readWeb(event.req, limit)
   if (bytes === 'too-large') {
-    return { ok: false, status: 413, message: `the body is larger than ${limit} bytes`, close: true }
+    // The rest of the body is not read: close the connection rather than drain it.
+    throw new Refusal(413, `the body is larger than ${limit} bytes`, ['connection', 'close'])
   }
   // The client went away mid-body; nobody will read this answer.
-  if (bytes === 'unreadable') return { ok: false, status: 400, message: 'the body could not be read' }
-  if (bytes.byteLength === 0) return { ok: false, status: 400, message: 'the body is empty; expected JSON' }
-  if (!isUtf8(bytes)) return { ok: false, status: 400, message: 'the body is not valid UTF-8' }
+  if (bytes === 'unreadable') throw new Refusal(400, 'the body could not be read')
+  if (bytes.byteLength === 0) throw new Refusal(400, 'the body is empty; expected JSON')
+  if (!isUtf8(bytes)) throw new Refusal(400, 'the body is not valid UTF-8')
   return parseJSON(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
 }
 
@@ -33,15 +31,15 @@ export async function readJSON(event: H3Event, limit: number): Promise<BodyResul
 const MAYBE_HUGE = /\d[eE][+-]?\d{3}|\d{309}/
 
 /** Parses and re-serializes; a number too large for a double (1e400) would be stored as `null`, so it is refused. */
-export function parseJSON(source: string): BodyResult {
+export function parseJSON(source: string): string {
+  let value: unknown
   try {
     // The reviver costs twice the parse: run it only when a number could overflow.
-    const value: unknown = MAYBE_HUGE.test(source) ? JSON.parse(source, finiteNumbers) : JSON.parse(source)
-    return { ok: true, json: JSON.stringify(value) }
+    value = MAYBE_HUGE.test(source) ? JSON.parse(source, finiteNumbers) : JSON.parse(source)
   } catch (error) {
-    const message = error instanceof RangeError ? error.message : 'the body is not valid JSON'
-    return { ok: false, status: 400, message }
+    throw new Refusal(400, error instanceof RangeError ? error.message : 'the body is not valid JSON')
   }
+  return JSON.stringify(value)
 }
 
 function finiteNumbers(_key: string, value: unknown): unknown {

@@ -84,6 +84,19 @@ export function json(event: H3Event, value: unknown): Reply {
   return reply(event, 200, JSON.stringify(value), ['content-type', 'application/json', 'cache-control', 'no-cache'])
 }
 
+/**
+ * A request refused with a short text answer: handlers throw it, and one
+ * place answers it. Not an `Error`: it is an answer, not a failure, and a
+ * 404 or a 409 should not pay for a stack trace.
+ */
+export class Refusal {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+    readonly headers: HeaderPairs = [],
+  ) {}
+}
+
 /** A path or query entry quoted for an error message, shortened so a huge one cannot bloat the answer. */
 export function quote(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
