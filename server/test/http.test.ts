@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { IncomingHttpHeaders } from 'node:http'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   encodeKey,
@@ -189,6 +190,21 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     // Exactly at the limit is fine.
     expect((await fetch(`${url}/big`, { method: 'POST', body: JSON.stringify('y'.repeat(998)) })).status).toBe(200)
     expect(await (await fetch(`${url}/big`)).json()).toBe('y'.repeat(998))
+  })
+
+  it('closes the connection after a 413 rather than read the rest of the body', async () => {
+    const { url } = await startServer({ maxValueBytes: 1000 })
+    const { request } = await import('node:http')
+    const head = await new Promise<IncomingHttpHeaders & { status?: number }>((resolve, reject) => {
+      const req = request(`${url}/big`, { method: 'POST', headers: { 'content-length': '5000' } }, (res) => {
+        res.resume()
+        resolve({ ...res.headers, status: res.statusCode })
+      })
+      req.on('error', reject)
+      req.write('"' + 'x'.repeat(100)) // most of the declared body never comes
+    })
+    expect(head.status).toBe(413)
+    expect(head.connection).toBe('close')
   })
 
   it('refuses a chunked body without Content-Length once it passes maxValueBytes', async () => {

@@ -42,6 +42,16 @@ describe.each(TRANSPORTS)('resuming with Last-Event-ID (%s)', (transport) => {
     expect(values).toEqual(range(0, total - 1))
   })
 
+  it('replays only the keys below a prefix, never a sibling that shares its spelling', async () => {
+    const { url } = await startServer()
+    const from = await set(url, '/p/start', 0)
+    for (const key of ['/pq', '/pq/x', '/p', '/p/a', '/px/p/a', '/p/b/c']) await set(url, key, key)
+    const stream = await SSEClient.open(`${url}/p/`, { 'last-event-id': `/p/start:${from}` })
+    await set(url, '/p/end', 'end')
+    await stream.waitForWrites(3)
+    expect(stream.writes().map((w) => w.key)).toEqual(['/p/a', '/p/b/c', '/p/end'])
+  })
+
   it('takes the id from the last-event-id query parameter too, on /.stream', async () => {
     const { url } = await startServer()
     await set(url, '/q/a', 'a0')

@@ -1,7 +1,9 @@
 import { connect, type Socket } from 'node:net'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { MemoryStore } from '../src/index.js'
 import {
   capturingLogger,
+  lateSnapshotStore,
   range,
   revisionsOf,
   set,
@@ -58,6 +60,35 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
     await fast.waitForWrites(writes)
     expect(revisionsOf(fast.writes(), '/slow')).toEqual(range(0, writes - 1))
     await waitFor(() => atomkv.stats().queuedBytes === 0, 'the queues to drain')
+  })
+
+  it('sends a lone event larger than the bound to a stream that holds nothing, and keeps it open', async () => {
+    const bound = 1024
+    const logger = capturingLogger()
+    const { url, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound, logger })
+    const stream = await SSEClient.open(`${url}/big`)
+    await set(url, '/big', 'x'.repeat(8 * bound))
+    await set(url, '/big', 'small')
+    await stream.waitForWrites(2)
+    expect(stream.writes().map((w) => (w.value as string).length)).toEqual([8 * bound, 5])
+    expect(stream.ended).toBe(false)
+    expect(atomkv.stats().streams).toBe(1)
+    expect(logger.warnings).toEqual([])
+  })
+
+  it('queues a lone event larger than the bound while the stream opens, and keeps it open', async () => {
+    const bound = 1024
+    const logger = capturingLogger()
+    // The snapshot is read late: the large write arrives while the stream is still opening, and waits in its queue.
+    const { store, release } = lateSnapshotStore(new MemoryStore())
+    const { url } = await startServer({ maxSubscriberBacklogBytes: bound, logger, store })
+    const stream = await SSEClient.open(`${url}/big?initial=1`)
+    await set(url, '/big', 'x'.repeat(8 * bound))
+    release()
+    await stream.waitForEvents(2)
+    expect(stream.events.map((e) => e.event ?? e.data.length)).toEqual(['ready', 8 * bound + 2])
+    expect(stream.ended).toBe(false)
+    expect(logger.warnings).toEqual([])
   })
 
   it('resumes after being cut off, missing nothing', async () => {
