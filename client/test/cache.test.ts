@@ -8,7 +8,7 @@ import {
   LOADING_KEY,
   type AtomKVClient,
   type Observable,
-  type PrefixSnapshot,
+  type PrefixState,
 } from '@atomkv/client'
 
 /** Polls `cond` until it holds; fails with `what` after `timeoutMs`. */
@@ -53,7 +53,7 @@ afterEach(async () => {
 describe('key entries', () => {
   it('loads the current value from the stream and follows writes', async () => {
     await writer.set('/greeting', { text: 'hello' })
-    const cache = new AtomKVCache(client, { releaseDelay: 0 })
+    const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const store = cache.key<{ text: string }>('/greeting')
     expect(store.get()).toBe(LOADING_KEY)
     const seen = observe(store)
@@ -80,7 +80,7 @@ describe('key entries', () => {
   })
 
   it('shares one entry and one subscription among observers, and stops after the release delay', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 30 })
+    const cache = new AtomKVCache(client, { releaseDelayMs: 30 })
     const a = observe(cache.key('/shared'))
     const b = observe(cache.key('/shared'))
     await waitFor(() => cache.key('/shared').get().status === 'ready', 'ready')
@@ -100,7 +100,7 @@ describe('key entries', () => {
   })
 
   it('keeps the entry, its subscription and its value through a release delay', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 60_000 })
+    const cache = new AtomKVCache(client, { releaseDelayMs: 60_000 })
     const store = cache.key('/kept')
     const first = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
@@ -123,7 +123,7 @@ describe('key entries', () => {
   })
 
   it('releases at once with a release delay of 0', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 0 })
+    const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const seen = observe(cache.key('/now'))
     expect(cache.size).toBe(1)
     seen.stop()
@@ -167,14 +167,14 @@ describe('key entries', () => {
     movingSeen.stop()
   })
 
-  it('update() runs the compare-and-swap loop and shows the committed value at once', async () => {
+  it('modify() runs the compare-and-swap loop and shows the committed value at once', async () => {
     const cache = new AtomKVCache(client)
     const store = cache.key<number>('/count')
     const seen = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
 
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => store.update((n) => (n ?? 0) + 1)),
+      Array.from({ length: 10 }, () => store.modify((n) => (n ?? 0) + 1)),
     )
     expect(results.sort((x, y) => x! - y!)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     await waitFor(() => store.get().value === 10, 'the last value')
@@ -182,10 +182,10 @@ describe('key entries', () => {
     expect(await writer.get('/count')).toEqual([10, 9])
 
     // The committed value is visible when the promise resolves, echo or not.
-    const eleven = await store.update((n) => (n ?? 0) + 1)
+    const eleven = await store.modify((n) => (n ?? 0) + 1)
     expect(eleven).toBe(11)
     expect(store.get().value).toBe(11)
-    expect(await store.update(() => undefined)).toBeUndefined()
+    expect(await store.modify(() => undefined)).toBeUndefined()
     expect(await cache.modify<number>('/count', (n) => (n ?? 0) + 1)).toEqual([12, 11])
     expect(store.get()).toMatchObject({ value: 12, revision: 11 })
     seen.stop()
@@ -312,8 +312,8 @@ describe('getCache', () => {
     const cache = getCache(client)
     expect(getCache(client)).toBe(cache)
     expect(getCache(writer)).not.toBe(cache)
-    expect(getCache(client, { releaseDelay: 5 }).releaseDelay).toBe(5)
-    expect(() => getCache(client, { releaseDelay: -1 })).toThrow(RangeError)
+    expect(getCache(client, { releaseDelayMs: 5 }).releaseDelayMs).toBe(5)
+    expect(() => getCache(client, { releaseDelayMs: -1 })).toThrow(RangeError)
   })
 })
 
@@ -342,6 +342,6 @@ async function restartWith(options: ServeOptions): Promise<AtomKVServer> {
   return next
 }
 
-function entriesOf<T>(snapshot: PrefixSnapshot<T>): Record<string, [T, number]> {
+function entriesOf<T>(snapshot: PrefixState<T>): Record<string, [T, number]> {
   return Object.fromEntries([...snapshot.entries].map(([key, item]) => [key, [item.value, item.revision]]))
 }

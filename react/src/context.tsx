@@ -15,13 +15,13 @@ export type AtomKVProviderProps = (
   | { /** The service's URL: the provider makes the client, and closes it on unmount. */ url: string; client?: never }
 ) & {
   /** Milliseconds a key stays subscribed after its last component unmounted. Default 1000. */
-  releaseDelay?: number
+  releaseDelayMs?: number
   children?: ReactNode
 }
 
 /** Makes a client available to every AtomKV hook below it. */
 export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
-  const { client: given, url, releaseDelay, children } = props
+  const { client: given, url, releaseDelayMs, children } = props
   // A client made from `url` is ours to close. Clients connect only when
   // something subscribes, so making one during a (server) render costs nothing.
   const owned = useMemo(() => (given ? undefined : createClient({ url: url! })), [given, url])
@@ -31,7 +31,7 @@ export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
     cancelClose(owned)
     return () => scheduleClose(owned)
   }, [owned])
-  const value = useMemo(() => ({ client, cache: getCache(client, { releaseDelay }) }), [client, releaseDelay])
+  const value = useMemo(() => ({ client, cache: getCache(client, { releaseDelayMs }) }), [client, releaseDelayMs])
   return <AtomKVContext.Provider value={value}>{children}</AtomKVContext.Provider>
 }
 

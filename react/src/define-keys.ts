@@ -1,6 +1,6 @@
 // Typed keys: declare each key's value type once, get hooks that know them.
 
-import type { PrefixSnapshot, SchemaKey, SchemaPrefix, SchemaPrefixValue, SchemaValue } from '@atomkv/client'
+import type { PrefixState, SchemaKey, SchemaPrefix, SchemaPrefixValue, SchemaValue } from '@atomkv/client'
 import { useAtomKV, type AtomKVKeyState, type UseAtomKVOptions } from './use-atomkv.js'
 import { useAtomKVPrefix } from './use-atomkv-prefix.js'
 
@@ -11,7 +11,7 @@ export interface TypedAtomKVHooks<Schema> {
     options?: UseAtomKVOptions<SchemaValue<Schema, K>, S>,
   ): AtomKVKeyState<SchemaValue<Schema, K>, S>
   /** `useAtomKVPrefix` with the entries' type from the schema. */
-  useAtomKVPrefix<P extends SchemaPrefix<Schema>>(prefix: P): PrefixSnapshot<SchemaPrefixValue<Schema, P>>
+  useAtomKVPrefix<P extends SchemaPrefix<Schema>>(prefix: P): PrefixState<SchemaPrefixValue<Schema, P>>
 }
 
 /**

@@ -3,8 +3,8 @@
 import {
   LOADING_KEY,
   type AtomKVError,
-  type EntryStatus,
-  type KeySnapshot,
+  type CacheStatus,
+  type KeyState,
   type Modifier,
   type ModifyOptions,
 } from '@atomkv/client'
@@ -36,7 +36,7 @@ export interface AtomKVKeyState<T, S = T | null> {
    * slice does not re-render).
    */
   revision: number
-  status: EntryStatus
+  status: CacheStatus
   /** Why the subscription failed, when status is `error`. */
   error: AtomKVError | undefined
   /** Force-set; resolves to the new revision. */
@@ -52,7 +52,7 @@ export interface AtomKVKeyState<T, S = T | null> {
 
 type View<S> = Pick<AtomKVKeyState<unknown, S>, 'value' | 'revision' | 'status' | 'error'>
 
-const serverSnapshot = (): KeySnapshot => LOADING_KEY
+const serverSnapshot = (): KeyState => LOADING_KEY
 
 /**
  * The live value of `key`. Every component on one key shares one cache entry
@@ -67,7 +67,7 @@ export function useAtomKV<T = unknown, S = T | null>(
   const { initialValue, select, isEqual } = options
 
   const selector = useCallback(
-    (snapshot: KeySnapshot<T>): View<S> => {
+    (snapshot: KeyState<T>): View<S> => {
       const raw = snapshot.status === 'loading' && initialValue !== undefined ? initialValue : snapshot.value
       return {
         value: select ? select(raw) : (raw as S),
@@ -89,12 +89,12 @@ export function useAtomKV<T = unknown, S = T | null>(
   const view = useSyncExternalStoreWithSelector(
     store.listen,
     store.get,
-    serverSnapshot as () => KeySnapshot<T>,
+    serverSnapshot as () => KeyState<T>,
     selector,
     viewsEqual,
   )
 
   const set = useCallback((value: T) => store.set(value), [store])
-  const update = useCallback((fn: Modifier<T>, opts?: ModifyOptions) => store.update(fn, opts), [store])
+  const update = useCallback((fn: Modifier<T>, opts?: ModifyOptions) => store.modify(fn, opts), [store])
   return useMemo(() => ({ ...view, set, update }), [view, set, update])
 }

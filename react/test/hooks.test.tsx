@@ -39,7 +39,7 @@ let writer: AtomKVClient
 
 function withClient(children: ReactNode, c: AtomKVClient = client) {
   return (
-    <AtomKVProvider client={c} releaseDelay={20}>
+    <AtomKVProvider client={c} releaseDelayMs={20}>
       {children}
     </AtomKVProvider>
   )
@@ -265,7 +265,7 @@ describe('subscriptions', () => {
     }
     const view = render(
       <StrictMode>
-        <AtomKVProvider url={h.server.url} releaseDelay={0}>
+        <AtomKVProvider url={h.server.url} releaseDelayMs={0}>
           <Probe />
           <Show id="u" k="/u" />
         </AtomKVProvider>

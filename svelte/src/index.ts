@@ -14,7 +14,7 @@ export type {
   AtomKVClient,
   CacheOptions,
   ConnectionStatus,
-  EntryStatus,
+  CacheStatus,
   Modifier,
   ModifyOptions,
   PrefixItem,

@@ -8,12 +8,12 @@ import {
   type AtomKVClient,
   type AtomKVError,
   type ConnectionStatus,
-  type EntryStatus,
-  type KeySnapshot,
+  type CacheStatus,
+  type KeyState,
   type Modifier,
   type ModifyOptions,
   type PrefixItem,
-  type PrefixSnapshot,
+  type PrefixState,
 } from '@atomkv/client'
 import { resolveClient } from './context.js'
 import { live, type Live } from './live.js'
@@ -41,7 +41,7 @@ export interface AtomKVStore<T> extends Live<T | null> {
    */
   update(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
   /** `loading` until the current value arrived, then `ready`; `error` if the subscription failed. */
-  readonly status: Live<EntryStatus>
+  readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
   /** The value's revision; `-1` for a missing key and while loading. */
   readonly revision: Live<number>
@@ -51,7 +51,7 @@ export interface AtomKVStore<T> extends Live<T | null> {
 export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> = {}): AtomKVStore<T> {
   const store = getCache(resolveClient(options.client)).key<T>(key)
   const { initialValue } = options
-  const value = live(store, (s: KeySnapshot<T>) =>
+  const value = live(store, (s: KeyState<T>) =>
     s.status === 'loading' && initialValue !== undefined ? initialValue : s.value,
   )
   return {
@@ -61,7 +61,7 @@ export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> 
       return value.current
     },
     set: store.set,
-    update: store.update,
+    update: store.modify,
     status: live(store, (s) => s.status),
     error: live(store, (s) => s.error),
     revision: live(store, (s) => s.revision),
@@ -80,14 +80,14 @@ export interface AtomKVPrefixOptions {
  */
 export interface AtomKVPrefixStore<T> extends Live<ReadonlyMap<string, PrefixItem<T>>> {
   readonly prefix: string
-  readonly status: Live<EntryStatus>
+  readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
 }
 
 /** Every key under `prefix` (which ends with `/`), as a Svelte store of a `ReadonlyMap`. */
 export function atomkvPrefix<T = unknown>(prefix: string, options: AtomKVPrefixOptions = {}): AtomKVPrefixStore<T> {
   const store = getCache(resolveClient(options.client)).prefix<T>(prefix)
-  const entries = live(store, (s: PrefixSnapshot<T>) => s.entries)
+  const entries = live(store, (s: PrefixState<T>) => s.entries)
   return {
     prefix,
     subscribe: entries.subscribe,

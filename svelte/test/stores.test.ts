@@ -18,7 +18,7 @@ let writer: AtomKVClient
 beforeEach(async () => {
   h = await startServer()
   client = h.client()
-  getCache(client, { releaseDelay: 20 })
+  getCache(client, { releaseDelayMs: 20 })
   writer = h.client()
 })
 
@@ -113,7 +113,7 @@ describe('atomkv (Svelte 5 runes: .current)', () => {
 describe('atomkvPrefix and atomkvStatus (client from context)', () => {
   it('is a live list, and the status follows the server stopping and starting', async () => {
     await writer.set('/board/a', 'first')
-    render(BoardApp, { client, releaseDelay: 20 })
+    render(BoardApp, { client, releaseDelayMs: 20 })
     const board = () => screen.getByTestId('board')
     await eventually(() => expect(board().dataset.status).toBe('ready'))
     expect(board().textContent).toBe('/board/a=first@0')

@@ -1,23 +1,23 @@
-// The registry: one entry per watched key or prefix, the handles on them, and
-// writes whose confirmed value every covering entry shows at once.
+// The registry: one cached state per watched key or prefix, the handles on
+// them, and writes whose confirmed value every covering path shows at once.
 
 import { AtomKVError } from '../errors.js'
 import { covers, keyProblem } from '../protocol/index.js'
 import type { Modifier, ModifyOptions } from '../modify.js'
-import { KeyEntry } from './key.js'
-import type { Entry, EntryHost } from './lifecycle.js'
-import { PrefixEntry } from './prefix.js'
+import { CachedKey } from './key.js'
+import type { CacheHost } from './lifecycle.js'
+import { CachedPrefix } from './prefix.js'
 import {
-  DEFAULT_RELEASE_DELAY,
+  DEFAULT_RELEASE_DELAY_MS,
   LOADING_KEY,
   LOADING_PREFIX,
   type CacheClient,
   type CacheOptions,
-  type EntryStatus,
-  type KeySnapshot,
-  type KeyStore,
-  type PrefixSnapshot,
-  type PrefixStore,
+  type CacheStatus,
+  type KeyHandle,
+  type KeyState,
+  type PrefixHandle,
+  type PrefixState,
 } from './types.js'
 
 /**
@@ -25,59 +25,62 @@ import {
  * adapter on that client then shares its entries and subscriptions.
  */
 export class AtomKVCache {
-  /** Milliseconds an entry stays subscribed after its last observer left; see `CacheOptions`. */
-  releaseDelay: number
-  readonly #entries = new Map<string, Entry<KeySnapshot> | Entry<PrefixSnapshot>>()
-  readonly #host: EntryHost
+  /** How long a path stays subscribed after its last listener left; see `CacheOptions`. */
+  releaseDelayMs: number
+  readonly #paths = new Map<string, CachedKey | CachedPrefix>()
+  readonly #host: CacheHost
 
   constructor(
     readonly client: CacheClient,
     options: CacheOptions = {},
   ) {
-    this.releaseDelay = checkDelay(options.releaseDelay ?? DEFAULT_RELEASE_DELAY)
+    this.releaseDelayMs = checkDelay(options.releaseDelayMs ?? DEFAULT_RELEASE_DELAY_MS)
+    const cache = this
     this.#host = {
       client,
-      releaseDelay: () => this.releaseDelay,
-      drop: (entry) => {
-        if (this.#entries.get(entry.path) === entry) this.#entries.delete(entry.path)
+      get releaseDelayMs() {
+        return cache.releaseDelayMs
+      },
+      drop: (cached) => {
+        if (this.#paths.get(cached.path) === cached) this.#paths.delete(cached.path)
       },
     }
   }
 
-  /** Live entries (observed, or within their release delay). */
+  /** Watched keys and prefixes (observed, or within their release delay). */
   get size(): number {
-    return this.#entries.size
+    return this.#paths.size
   }
 
-  /** The observers of `path` (a key or a prefix); 0 when it has no entry. */
+  /** The listeners of `path` (a key or a prefix); 0 when it is not watched. */
   observers(path: string): number {
-    return this.#entries.get(path)?.observers ?? 0
+    return this.#paths.get(path)?.observers ?? 0
   }
 
   /**
    * A handle on `key`. It holds nothing until listened to; an invalid key gives
-   * a handle whose snapshot is an `invalid-key` error and that never subscribes.
+   * a handle whose state is an `invalid-key` error and that never subscribes.
    */
-  key<T = unknown>(key: string): KeyStore<T> {
+  key<T = unknown>(key: string): KeyHandle<T> {
     const problem = keyProblem(key)
-    const invalid = problem === undefined ? undefined : invalidSnapshot(key, problem, { ...LOADING_KEY })
+    const invalid = problem === undefined ? undefined : invalidState(key, problem, { ...LOADING_KEY })
     return {
       key,
-      get: () => (invalid ?? this.#entries.get(key)?.snapshot ?? LOADING_KEY) as KeySnapshot<T>,
-      listen: (listener) => (invalid ? noop : this.#entry(key, KeyEntry).listen(listener)),
+      get: () => (invalid ?? this.#paths.get(key)?.state ?? LOADING_KEY) as KeyState<T>,
+      listen: (listener) => (invalid ? noop : this.#cached(key, CachedKey).listen(listener)),
       set: (value) => this.set(key, value),
-      update: async (fn, options) => (await this.modify(key, fn, options))?.[0],
+      modify: async (fn, options) => (await this.modify(key, fn, options))?.[0],
     }
   }
 
   /** A handle on every key under `prefix` (which ends with `/`). Holds nothing until listened to. */
-  prefix<T = unknown>(prefix: string): PrefixStore<T> {
+  prefix<T = unknown>(prefix: string): PrefixHandle<T> {
     const problem = prefix.endsWith('/') ? keyProblem(prefix, true) : 'a prefix must end with "/"'
-    const invalid = problem === undefined ? undefined : invalidSnapshot(prefix, problem, { ...LOADING_PREFIX })
+    const invalid = problem === undefined ? undefined : invalidState(prefix, problem, { ...LOADING_PREFIX })
     return {
       prefix,
-      get: () => (invalid ?? this.#entries.get(prefix)?.snapshot ?? LOADING_PREFIX) as PrefixSnapshot<T>,
-      listen: (listener) => (invalid ? noop : this.#entry(prefix, PrefixEntry).listen(listener)),
+      get: () => (invalid ?? this.#paths.get(prefix)?.state ?? LOADING_PREFIX) as PrefixState<T>,
+      listen: (listener) => (invalid ? noop : this.#cached(prefix, CachedPrefix).listen(listener)),
     }
   }
 
@@ -103,26 +106,26 @@ export class AtomKVCache {
     return [this.#confirm(key, result[0], result[1]) as T, result[1]]
   }
 
-  /** Stops every entry now, without waiting for release delays; their observers get no more changes. */
+  /** Stops watching every path now, without waiting for release delays; their listeners get no more changes. */
   clear(): void {
-    for (const entry of [...this.#entries.values()]) entry.release()
+    for (const cached of [...this.#paths.values()]) cached.release()
   }
 
-  #entry(path: string, Kind: typeof KeyEntry | typeof PrefixEntry): Entry<KeySnapshot> | Entry<PrefixSnapshot> {
-    let entry = this.#entries.get(path)
-    if (!entry) {
-      entry = new Kind(path, this.#host)
-      this.#entries.set(path, entry)
+  #cached(path: string, Kind: typeof CachedKey | typeof CachedPrefix): CachedKey | CachedPrefix {
+    let cached = this.#paths.get(path)
+    if (!cached) {
+      cached = new Kind(path, this.#host)
+      this.#paths.set(path, cached)
     }
-    return entry
+    return cached
   }
 
   #confirm(key: string, value: unknown, revision: number): unknown {
     // What the server stored is the JSON of the value: show exactly that, so
     // this tab and every other one agree (`undefined` fields, Dates, …).
     const stored = JSON.parse(JSON.stringify(value)) as unknown
-    for (const entry of this.#entries.values()) {
-      if (covers(entry.path, key)) entry.confirm(key, stored, revision)
+    for (const cached of this.#paths.values()) {
+      if (covers(cached.path, key)) cached.confirm(key, stored, revision)
     }
     return stored
   }
@@ -139,8 +142,8 @@ export function getCache(client: CacheClient, options?: CacheOptions): AtomKVCac
   if (!cache) {
     cache = new AtomKVCache(client, options)
     caches.set(client, cache)
-  } else if (options?.releaseDelay !== undefined) {
-    cache.releaseDelay = checkDelay(options.releaseDelay)
+  } else if (options?.releaseDelayMs !== undefined) {
+    cache.releaseDelayMs = checkDelay(options.releaseDelayMs)
   }
   return cache
 }
@@ -148,11 +151,11 @@ export function getCache(client: CacheClient, options?: CacheOptions): AtomKVCac
 function noop(): void {}
 
 function checkDelay(ms: number): number {
-  if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`releaseDelay must be a finite number >= 0, not ${ms}`)
+  if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`releaseDelayMs must be a finite number >= 0, not ${ms}`)
   return ms
 }
 
-function invalidSnapshot<S extends { status: EntryStatus; error: AtomKVError | undefined }>(
+function invalidState<S extends { status: CacheStatus; error: AtomKVError | undefined }>(
   path: string,
   problem: string,
   base: S,

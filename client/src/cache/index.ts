@@ -3,18 +3,18 @@
 //
 // - The first observer starts one `watch(path, …, { initial: true })`: the
 //   current state comes in the stream, so there is no read-then-subscribe race.
-// - The last observer leaving stops it after `releaseDelay` (1 s by default),
+// - The last observer leaving stops it after `releaseDelayMs` (1 s by default),
 //   so React StrictMode's mount → unmount → mount and quick route changes keep
 //   one subscription instead of churning the stream.
-// - Snapshots are frozen, and a new one is made only when something changed:
+// - States are frozen, and a new one is made only when something changed:
 //   an unchanged revision never notifies. That is the identity contract
 //   `useSyncExternalStore` and Svelte stores need.
 // - Bound: the cache holds only entries that have observers, plus those within
 //   their release delay. A handle that is never observed holds nothing.
 //
-// lifecycle.ts  reference count, watch, delayed release (what entries share)
-// key.ts        one key
-// prefix.ts     every key under a prefix
+// lifecycle.ts  CachedPath: listeners counted, one watch, the delayed release
+// key.ts        CachedKey: one key
+// prefix.ts     CachedPrefix: every key under a prefix
 // cache.ts      the registry, its handles, and write confirmation
 // types.ts      the public shapes
 // schema.ts     typed keys

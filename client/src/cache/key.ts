@@ -2,22 +2,22 @@
 
 import type { WatchEvent } from '../types.js'
 import { sameJSON } from './json.js'
-import { Entry, type EntryHost } from './lifecycle.js'
-import { LOADING_KEY, type KeySnapshot } from './types.js'
+import { CachedPath, type CacheHost } from './lifecycle.js'
+import { LOADING_KEY, type KeyState } from './types.js'
 
-const MISSING: KeySnapshot<never> = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined })
+const MISSING: KeyState<never> = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined })
 
-export class KeyEntry extends Entry<KeySnapshot> {
+export class CachedKey extends CachedPath<KeyState> {
   // Between a `reset` and its `ready`: a key that gets no value by then is gone.
   #rebuilding = false
   #seen = false
 
-  constructor(key: string, host: EntryHost) {
+  constructor(key: string, host: CacheHost) {
     super(key, host, LOADING_KEY)
   }
 
   protected onEvent(event: WatchEvent): void {
-    const current = this.snapshot
+    const current = this.state
     switch (event.type) {
       case 'value':
         if (event.key !== this.path) return
@@ -47,7 +47,7 @@ export class KeyEntry extends Entry<KeySnapshot> {
   }
 
   confirm(key: string, value: unknown, revision: number): void {
-    const current = this.snapshot
+    const current = this.state
     // Only the very next revision: the stream has delivered everything before
     // it, so the echo will be dropped as equal and nothing older can follow.
     if (key !== this.path || current.status !== 'ready' || this.#rebuilding) return

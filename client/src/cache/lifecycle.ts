@@ -1,5 +1,5 @@
-// What key and prefix entries share: one `watch()` while anyone listens, a
-// reference count of listeners, and a release delayed after the last one left.
+// What a cached key and a cached prefix share: one `watch()` while anyone
+// listens, a count of listeners, and a release delayed after the last one left.
 
 import { AtomKVError } from '../errors.js'
 import type { WatchEvent } from '../types.js'
@@ -7,26 +7,28 @@ import type { CacheClient } from './types.js'
 
 type Listener = () => void
 
-/** What an entry needs of its cache. */
-export interface EntryHost {
+/** What a cached path needs of its cache. */
+export interface CacheHost {
   readonly client: CacheClient
-  releaseDelay(): number
-  drop(entry: Entry<unknown>): void
+  readonly releaseDelayMs: number
+  /** Forgets `path`: it stopped watching, a later listener starts afresh. */
+  drop(path: CachedPath<unknown>): void
 }
 
-/** Lifecycle shared by key and prefix entries: reference counting and the delayed release. */
-export abstract class Entry<S> {
-  snapshot: S
+/** The lifecycle of a cached key or prefix: listeners counted, the watch started by the first, released after the last. */
+export abstract class CachedPath<S> {
+  /** What its listeners see: replaced, never mutated, and only when something changed. */
+  state: S
   readonly #listeners = new Set<{ listener: Listener }>()
   #unwatch: (() => void) | undefined
   #releaseTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     readonly path: string,
-    private readonly host: EntryHost,
+    private readonly host: CacheHost,
     initial: S,
   ) {
-    this.snapshot = initial
+    this.state = initial
   }
 
   get observers(): number {
@@ -63,7 +65,7 @@ export abstract class Entry<S> {
       this.#unwatch = this.host.client.watch(this.path, (event) => this.onEvent(event), { initial: true })
     } catch (error) {
       // The client is closed, or its stream carries no more subscriptions:
-      // the entry shows it. Anything else is a bug, and surfaces.
+      // the state shows it. Anything else is a bug, and surfaces.
       if (!(error instanceof AtomKVError)) throw error
       this.#unwatch = noop
       this.onEvent({ type: 'error', error })
@@ -71,7 +73,7 @@ export abstract class Entry<S> {
   }
 
   #scheduleRelease(): void {
-    const delay = this.host.releaseDelay()
+    const delay = this.host.releaseDelayMs
     if (delay <= 0) return this.release()
     this.#releaseTimer = setTimeout(() => {
       this.#releaseTimer = undefined
@@ -81,7 +83,7 @@ export abstract class Entry<S> {
     ;(this.#releaseTimer as { unref?: () => void }).unref?.()
   }
 
-  /** Stops the watch and forgets the entry; a later observer starts afresh. */
+  /** Stops the watch and leaves the cache; a later listener starts afresh. */
   release(): void {
     if (this.#releaseTimer !== undefined) clearTimeout(this.#releaseTimer)
     this.#releaseTimer = undefined
@@ -92,8 +94,8 @@ export abstract class Entry<S> {
   }
 
   protected publish(next: S): void {
-    if (Object.is(next, this.snapshot)) return
-    this.snapshot = next
+    if (Object.is(next, this.state)) return
+    this.state = next
     for (const token of [...this.#listeners]) {
       // A throwing listener must not starve the others, nor break the client's dispatch.
       try {

@@ -4,18 +4,18 @@
 import { covers } from '../protocol/index.js'
 import type { WatchEvent } from '../types.js'
 import { sameJSON } from './json.js'
-import { Entry, type EntryHost } from './lifecycle.js'
-import { LOADING_PREFIX, type PrefixItem, type PrefixSnapshot } from './types.js'
+import { CachedPath, type CacheHost } from './lifecycle.js'
+import { LOADING_PREFIX, type PrefixItem, type PrefixState } from './types.js'
 
-export class PrefixEntry extends Entry<PrefixSnapshot> {
+export class CachedPrefix extends CachedPath<PrefixState> {
   // The published map is never mutated: changes go to `#working`, and a new
-  // snapshot is made once per microtask, however many events a chunk held.
+  // state is made once per microtask, however many events a chunk held.
   #working = new Map<string, PrefixItem>()
   // The state being collected before the first `ready`, or between a `reset` and its `ready`.
   #pending: Map<string, PrefixItem> | undefined = new Map()
   #flushQueued = false
 
-  constructor(prefix: string, host: EntryHost) {
+  constructor(prefix: string, host: CacheHost) {
     super(prefix, host, LOADING_PREFIX)
   }
 
@@ -48,7 +48,7 @@ export class PrefixEntry extends Entry<PrefixSnapshot> {
           rebuilt.set(key, same ? old : item)
         }
         const unchanged =
-          this.snapshot.status === 'ready' &&
+          this.state.status === 'ready' &&
           rebuilt.size === this.#working.size &&
           [...rebuilt].every(([key, item]) => this.#working.get(key) === item)
         this.#working = rebuilt
@@ -62,7 +62,7 @@ export class PrefixEntry extends Entry<PrefixSnapshot> {
   }
 
   confirm(key: string, value: unknown, revision: number): void {
-    if (!covers(this.path, key) || this.snapshot.status !== 'ready' || this.#pending) return
+    if (!covers(this.path, key) || this.state.status !== 'ready' || this.#pending) return
     const current = this.#working.get(key)?.revision ?? -1
     if (revision !== current + 1) return
     this.#working.set(key, Object.freeze({ value, revision }))

@@ -9,13 +9,13 @@ import type { Modifier, ModifyOptions } from '../modify.js'
 export type CacheClient = Pick<AtomKVClient, 'watch' | 'set' | 'modify'>
 
 /** `loading` until the server's current state arrived; `error` once the subscription failed. */
-export type EntryStatus = 'loading' | 'ready' | 'error'
+export type CacheStatus = 'loading' | 'ready' | 'error'
 
 /** One key as the cache knows it. A missing key is value `null`, revision `-1`, status `ready`. */
-export interface KeySnapshot<T = unknown> {
+export interface KeyState<T = unknown> {
   readonly value: T | null
   readonly revision: number
-  readonly status: EntryStatus
+  readonly status: CacheStatus
   readonly error: AtomKVError | undefined
 }
 
@@ -26,14 +26,14 @@ export interface PrefixItem<T = unknown> {
 }
 
 /** Every existing key under a prefix, by key, in the order they were first seen. */
-export interface PrefixSnapshot<T = unknown> {
+export interface PrefixState<T = unknown> {
   readonly entries: ReadonlyMap<string, PrefixItem<T>>
-  readonly status: EntryStatus
+  readonly status: CacheStatus
   readonly error: AtomKVError | undefined
 }
 
 /** The state of every key before anything is known: also what server rendering shows. */
-export const LOADING_KEY: KeySnapshot<never> = Object.freeze({
+export const LOADING_KEY: KeyState<never> = Object.freeze({
   value: null,
   revision: -1,
   status: 'loading',
@@ -41,7 +41,7 @@ export const LOADING_KEY: KeySnapshot<never> = Object.freeze({
 })
 
 /** The state of every prefix before anything is known: also what server rendering shows. */
-export const LOADING_PREFIX: PrefixSnapshot<never> = Object.freeze({
+export const LOADING_PREFIX: PrefixState<never> = Object.freeze({
   entries: new Map<string, never>(),
   status: 'loading',
   error: undefined,
@@ -49,17 +49,17 @@ export const LOADING_PREFIX: PrefixSnapshot<never> = Object.freeze({
 
 /** A value that can be read now and listened to for changes: the shape of every cache handle. */
 export interface Observable<S> {
-  /** The current snapshot; the same object until something changed. */
+  /** The current state; the same object until something changed. */
   get(): S
   /**
    * Calls `listener` (without arguments, not at once) after each change; returns
-   * the function that stops it. While any listener is attached the entry is live.
+   * the function that stops it. While any listener is attached the path is watched.
    */
   listen(listener: () => void): () => void
 }
 
 /** A live key: read it, listen to it, write it. */
-export interface KeyStore<T = unknown> extends Observable<KeySnapshot<T>> {
+export interface KeyHandle<T = unknown> extends Observable<KeyState<T>> {
   readonly key: string
   /** Force-set; resolves to the new revision. */
   set(value: T): Promise<number>
@@ -68,17 +68,17 @@ export interface KeyStore<T = unknown> extends Observable<KeySnapshot<T>> {
    * server confirmed, and runs again after a conflict. Returning `undefined`
    * aborts. Resolves to the committed value, or `undefined` when aborted.
    */
-  update(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
 }
 
 /** A live prefix: every key under it. */
-export interface PrefixStore<T = unknown> extends Observable<PrefixSnapshot<T>> {
+export interface PrefixHandle<T = unknown> extends Observable<PrefixState<T>> {
   readonly prefix: string
 }
 
 export interface CacheOptions {
-  /** Milliseconds an entry stays subscribed after its last observer left. Default 1000; `0` stops at once. */
-  releaseDelay?: number
+  /** How long a key or prefix stays subscribed after its last listener left. Default 1000; `0` stops at once. */
+  releaseDelayMs?: number
 }
 
-export const DEFAULT_RELEASE_DELAY = 1000
+export const DEFAULT_RELEASE_DELAY_MS = 1000
