@@ -12,7 +12,6 @@ export type { Live } from './live.js'
 export { defineKeys, type TypedAtomKVStores } from './define-keys.js'
 export type {
   AtomKVClient,
-  CacheOptions,
   ConnectionStatus,
   CacheStatus,
   Modifier,

@@ -1,19 +1,18 @@
-// Svelte stores over the shared cache: a key, a prefix, the connection status.
-// Each store subscribes through the client's cache, so every store and
-// component on one key shares one entry and one subscription: the first
+// Svelte stores over the client's cache: a key, a prefix, the connection status.
+// Each store subscribes through `client.cache`, so every store and
+// component on one key shares one cached key and one subscription: the first
 // subscriber starts it, the last one stops it after the cache's release delay.
 
-import {
-  getCache,
-  type AtomKVClient,
-  type AtomKVError,
-  type ConnectionStatus,
-  type CacheStatus,
-  type KeyState,
-  type Modifier,
-  type ModifyOptions,
-  type PrefixItem,
-  type PrefixState,
+import type {
+  AtomKVClient,
+  AtomKVError,
+  CacheStatus,
+  ConnectionStatus,
+  KeyState,
+  Modifier,
+  ModifyOptions,
+  PrefixItem,
+  PrefixState,
 } from '@atomkv/client'
 import { resolveClient } from './context.js'
 import { live, type Live } from './live.js'
@@ -49,7 +48,7 @@ export interface AtomKVStore<T> extends Live<T | null> {
 
 /** The live value of `key`, as a Svelte store (with `.current` for runes code). */
 export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> = {}): AtomKVStore<T> {
-  const store = getCache(resolveClient(options.client)).key<T>(key)
+  const store = resolveClient(options.client).cache.key<T>(key)
   const { initialValue } = options
   const value = live(store, (s: KeyState<T>) =>
     s.status === 'loading' && initialValue !== undefined ? initialValue : s.value,
@@ -86,7 +85,7 @@ export interface AtomKVPrefixStore<T> extends Live<ReadonlyMap<string, PrefixIte
 
 /** Every key under `prefix` (which ends with `/`), as a Svelte store of a `ReadonlyMap`. */
 export function atomkvPrefix<T = unknown>(prefix: string, options: AtomKVPrefixOptions = {}): AtomKVPrefixStore<T> {
-  const store = getCache(resolveClient(options.client)).prefix<T>(prefix)
+  const store = resolveClient(options.client).cache.prefix<T>(prefix)
   const entries = live(store, (s: PrefixState<T>) => s.entries)
   return {
     prefix,

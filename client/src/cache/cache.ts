@@ -1,6 +1,7 @@
 // The registry: one cached state per watched key or prefix, the handles on
 // them, and writes whose confirmed value every covering path shows at once.
 
+import type { AtomKVClient } from '../client.js'
 import { AtomKVError } from '../errors.js'
 import { covers, keyProblem } from '../protocol/index.js'
 import type { Modifier, ModifyOptions } from '../modify.js'
@@ -21,12 +22,12 @@ import {
 } from './types.js'
 
 /**
- * One client's cache. Get the shared one with `getCache(client)`: every
- * adapter on that client then shares its entries and subscriptions.
+ * A client's cache: `client.cache`, made with the client, one per client, so
+ * every adapter on that client shares its keys, prefixes and subscriptions.
  */
 export class AtomKVCache {
-  /** How long a path stays subscribed after its last listener left; see `CacheOptions`. */
-  releaseDelayMs: number
+  /** How long a path stays subscribed after its last listener left; see `CacheOptions`. Fixed at creation. */
+  readonly releaseDelayMs: number
   readonly #paths = new Map<string, CachedKey | CachedPrefix>()
   readonly #host: CacheHost
 
@@ -35,12 +36,9 @@ export class AtomKVCache {
     options: CacheOptions = {},
   ) {
     this.releaseDelayMs = checkDelay(options.releaseDelayMs ?? DEFAULT_RELEASE_DELAY_MS)
-    const cache = this
     this.#host = {
       client,
-      get releaseDelayMs() {
-        return cache.releaseDelayMs
-      },
+      releaseDelayMs: this.releaseDelayMs,
       drop: (cached) => {
         if (this.#paths.get(cached.path) === cached) this.#paths.delete(cached.path)
       },
@@ -131,21 +129,10 @@ export class AtomKVCache {
   }
 }
 
-const caches = new WeakMap<CacheClient, AtomKVCache>()
-
-/**
- * The cache of `client`, made on first use and shared by everything that asks
- * for it (both adapters). `options` given here apply to it from now on.
- */
-export function getCache(client: CacheClient, options?: CacheOptions): AtomKVCache {
-  let cache = caches.get(client)
-  if (!cache) {
-    cache = new AtomKVCache(client, options)
-    caches.set(client, cache)
-  } else if (options?.releaseDelayMs !== undefined) {
-    cache.releaseDelayMs = checkDelay(options.releaseDelayMs)
-  }
-  return cache
+/** Gives a client being made its cache (`createClient({ cache })`): `client.cache`, read-only. */
+export function withCache(options: CacheOptions | undefined, client: Omit<AtomKVClient, 'cache'>): AtomKVClient {
+  const cache = new AtomKVCache(client, options)
+  return Object.defineProperty(client, 'cache', { value: cache, enumerable: true }) as AtomKVClient
 }
 
 function noop(): void {}

@@ -19,6 +19,6 @@
 // types.ts      the public shapes
 // schema.ts     typed keys
 
-export { AtomKVCache, getCache } from './cache.js'
+export type { AtomKVCache } from './cache.js'
 export * from './types.js'
 export type * from './schema.js'
