@@ -16,9 +16,11 @@
 // key.ts        CachedKey: one key
 // prefix.ts     CachedPrefix: every key under a prefix
 // cache.ts      the registry, its handles, and write confirmation
+// observer.ts   KeyObserver: a key as one consumer sees it (initialValue, select)
 // types.ts      the public shapes
 // schema.ts     typed keys
 
 export type { AtomKVCache } from './cache.js'
 export * from './types.js'
 export type * from './schema.js'
+export { KeyObserver, type KeyObserverOptions, type KeyView } from './observer.js'
