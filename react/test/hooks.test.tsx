@@ -8,7 +8,7 @@ import {
   useAtomKVClient,
   useAtomKVPrefix,
   useAtomKVStatus,
-  type AtomKVKeyState,
+  type UseAtomKVResult,
 } from '../src/index.js'
 import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
 
@@ -16,8 +16,8 @@ import { afterRestart, startServer, until, type Harness } from '../../test-suppo
 let renders: Record<string, number> = {}
 const rendered = (id: string) => (renders[id] = (renders[id] ?? 0) + 1)
 
-/** The latest hook state of each `Show`, to call its `update` from the test. */
-let states: Record<string, AtomKVKeyState<number>> = {}
+/** The latest hook result of each `Show`, to call its `modify` from the test. */
+let states: Record<string, UseAtomKVResult<number>> = {}
 
 function Show({ id, k }: { id: string; k: string }) {
   rendered(id)
@@ -87,7 +87,7 @@ describe('useAtomKV', () => {
     expect(renders.b).toBe(bRenders)
 
     // A write from one component shows in the other.
-    await act(() => states.a1!.update((n) => (n ?? 0) + 10))
+    await act(() => states.a1!.modify((n) => (n ?? 0) + 10))
     await eventually(() => expect(text('a2')).toBe('ready:12@2'))
     expect(renders.b).toBe(bRenders)
   })
@@ -159,7 +159,7 @@ describe('useAtomKV', () => {
     expect(renders.pos).toBe(count + 1)
   })
 
-  it('two renderers updating 50 times each, at once, end at exactly 100', async () => {
+  it('two renderers modifying 50 times each, at once, end at exactly 100', async () => {
     const other = fastClient()
     render(withClient(<Show id="left" k="/counter" />))
     render(withClient(<Show id="right" k="/counter" />, other))
@@ -169,7 +169,7 @@ describe('useAtomKV', () => {
     })
     const run = async (id: string) => {
       for (let i = 0; i < 50; i++) {
-        const committed = await states[id]!.update((n) => (n ?? 0) + 1)
+        const committed = await states[id]!.modify((n) => (n ?? 0) + 1)
         expect(committed).toBeGreaterThan(0)
       }
     }
