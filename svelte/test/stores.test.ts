@@ -78,6 +78,10 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     expect(await store.update((n) => (n ?? 0) + 2)).toBe(2)
     expect(seen.at(-1)).toBe(2)
     expect(await store.update(() => undefined)).toBeUndefined()
+    // The contract's `update` is the retry loop, `modify`: one function under two names.
+    expect(store.update).toBe(store.modify)
+    expect(await store.modify((n) => (n ?? 0) + 1)).toBe(3)
+    expect(seen.at(-1)).toBe(3)
     stop()
 
     const invalid = atomkv('/not a key', { client })
