@@ -4,7 +4,8 @@ import { LOADING_PREFIX, type PrefixState } from '@atomkv/client'
 import { useMemo, useSyncExternalStore } from 'react'
 import { useAtomKVContext } from './context.js'
 
-const serverSnapshot = (): PrefixState => LOADING_PREFIX
+/** Server rendering shows a prefix loading. */
+const loading = (): PrefixState => LOADING_PREFIX
 
 /**
  * `{ entries, status, error }` for `prefix` (which ends with `/`): `entries`
@@ -14,6 +15,6 @@ const serverSnapshot = (): PrefixState => LOADING_PREFIX
  */
 export function useAtomKVPrefix<T = unknown>(prefix: string): PrefixState<T> {
   const { cache } = useAtomKVContext('useAtomKVPrefix')
-  const store = useMemo(() => cache.prefix<T>(prefix), [cache, prefix])
-  return useSyncExternalStore(store.listen, store.get, serverSnapshot as () => PrefixState<T>)
+  const handle = useMemo(() => cache.prefix<T>(prefix), [cache, prefix])
+  return useSyncExternalStore(handle.listen, handle.get, loading as () => PrefixState<T>)
 }

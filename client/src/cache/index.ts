@@ -1,5 +1,5 @@
-// The shared client-side cache that the React and Svelte adapters sit on: one
-// observable entry per watched key or prefix, shared by every observer of it.
+// The client's cache (`client.cache`), which the React and Svelte adapters sit
+// on: one state per watched key or prefix, shared by every observer of it.
 //
 // - The first observer starts one `watch(path, …, { initial: true })`: the
 //   current state comes in the stream, so there is no read-then-subscribe race.
@@ -9,8 +9,8 @@
 // - States are frozen, and a new one is made only when something changed:
 //   an unchanged revision never notifies. That is the identity contract
 //   `useSyncExternalStore` and Svelte stores need.
-// - Bound: the cache holds only entries that have observers, plus those within
-//   their release delay. A handle that is never observed holds nothing.
+// - Bound: the cache holds only the keys and prefixes that have observers,
+//   plus those within their release delay. A handle never observed holds nothing.
 //
 // lifecycle.ts  CachedPath: listeners counted, one watch, the delayed release
 // key.ts        CachedKey: one key
