@@ -18,9 +18,10 @@
 // cache.ts      the registry, its handles, and write confirmation
 // observer.ts   KeyObserver: a key as one consumer sees it (initialValue, select)
 // types.ts      the public shapes
+// json.ts       equality of stored values, for what a reset sends again
 // schema.ts     typed keys
 
 export type { AtomKVCache } from './cache.js'
+export { KeyObserver, type KeyObserverOptions, type KeyView } from './observer.js'
 export * from './types.js'
 export type * from './schema.js'
-export { KeyObserver, type KeyObserverOptions, type KeyView } from './observer.js'
