@@ -2,6 +2,8 @@
 // one event stream per client.
 
 import type { BackoffOptions } from './backoff.js'
+import { withCache, type AtomKVCache } from './cache/cache.js'
+import type { CacheOptions } from './cache/types.js'
 import { Connection, type StreamRequest } from './connection.js'
 import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
@@ -48,6 +50,8 @@ export interface ClientOptions {
    * keeps its own stream.
    */
   shareAcrossTabs?: boolean
+  /** Options of `client.cache`, fixed for the client's life. */
+  cache?: CacheOptions
 }
 
 export interface AtomKVClient {
@@ -73,6 +77,8 @@ export interface AtomKVClient {
   onStatus(listener: (status: ConnectionStatus) => void): () => void
   /** Ends every stream; iterators finish after what they hold, later calls reject with code `closed`. */
   close(): void
+  /** The client's one cache of live keys and prefixes, which the React and Svelte adapters share. */
+  readonly cache: AtomKVCache
 }
 
 /**
@@ -168,7 +174,7 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
   page?.addEventListener('visibilitychange', wake)
   browser?.addEventListener('online', wake)
 
-  return {
+  return withCache(options.cache, {
     async get<T>(key: string) {
       ensureOpen(key)
       return getKey<T>(transport, key)
@@ -226,7 +232,7 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
       connections.clear()
       updateStatus()
     },
-  }
+  })
 }
 
 /** The service's base URL: absolute, without query, fragment or trailing slash. */

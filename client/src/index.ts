@@ -12,4 +12,4 @@ export type {
 } from './types.js'
 export * from './protocol/keys.js'
 export * from './errors.js'
-export * from './cache.js'
+export * from './cache/index.js'

@@ -1,14 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { serve, type AtomKVServer, type ServeOptions } from '@atomkv/server'
 import {
-  AtomKVCache,
   AtomKVError,
   createClient,
-  getCache,
+  DEFAULT_RELEASE_DELAY_MS,
   LOADING_KEY,
+  type AtomKVCache,
   type AtomKVClient,
+  type CacheOptions,
   type Observable,
-  type PrefixSnapshot,
+  type PrefixState,
 } from '@atomkv/client'
 
 /** Polls `cond` until it holds; fails with `what` after `timeoutMs`. */
@@ -31,6 +32,14 @@ let server: AtomKVServer
 let client: AtomKVClient
 let writer: AtomKVClient
 const opened: AtomKVServer[] = []
+const clients: AtomKVClient[] = []
+
+/** The cache of a new client of the server, made with `options`; the client is closed after the test. */
+function cacheWith(options: CacheOptions): AtomKVCache {
+  const made = createClient({ url: server.url, retry: { minDelayMs: 10, maxDelayMs: 50 }, cache: options })
+  clients.push(made)
+  return made.cache
+}
 
 async function start(options: ServeOptions = {}): Promise<AtomKVServer> {
   const s = await serve({ port: 0, hostname: '127.0.0.1', logger: false, ...options })
@@ -47,13 +56,14 @@ beforeEach(async () => {
 afterEach(async () => {
   client.close()
   writer.close()
+  for (const made of clients.splice(0)) made.close()
   await Promise.all(opened.splice(0).map((s) => s.close()))
 })
 
-describe('key entries', () => {
+describe('cached keys', () => {
   it('loads the current value from the stream and follows writes', async () => {
     await writer.set('/greeting', { text: 'hello' })
-    const cache = new AtomKVCache(client, { releaseDelay: 0 })
+    const cache = cacheWith({ releaseDelayMs: 0 })
     const store = cache.key<{ text: string }>('/greeting')
     expect(store.get()).toBe(LOADING_KEY)
     const seen = observe(store)
@@ -69,7 +79,7 @@ describe('key entries', () => {
   })
 
   it('shows a missing key as null, revision -1, ready', async () => {
-    const store = new AtomKVCache(client).key('/nothing/here')
+    const store = client.cache.key('/nothing/here')
     const seen = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
     expect(store.get()).toEqual({ value: null, revision: -1, status: 'ready', error: undefined })
@@ -79,8 +89,8 @@ describe('key entries', () => {
     seen.stop()
   })
 
-  it('shares one entry and one subscription among observers, and stops after the release delay', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 30 })
+  it('shares one cached key and one subscription among observers, and stops after the release delay', async () => {
+    const cache = cacheWith({ releaseDelayMs: 30 })
     const a = observe(cache.key('/shared'))
     const b = observe(cache.key('/shared'))
     await waitFor(() => cache.key('/shared').get().status === 'ready', 'ready')
@@ -94,22 +104,22 @@ describe('key entries', () => {
     expect(cache.observers('/shared')).toBe(1)
     b.stop()
     expect(cache.observers('/shared')).toBe(0)
-    await waitFor(() => cache.size === 0, 'the entry released')
+    await waitFor(() => cache.size === 0, 'the key released')
     await waitFor(() => server.atomkv.stats().streams === 0, 'the stream closed')
     expect(server.atomkv.stats().subscriptions).toBe(0)
   })
 
-  it('keeps the entry, its subscription and its value through a release delay', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 60_000 })
+  it('keeps the cached key, its subscription and its value through a release delay', async () => {
+    const cache = cacheWith({ releaseDelayMs: 60_000 })
     const store = cache.key('/kept')
     const first = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
-    const snapshot = store.get()
+    const state = store.get()
     first.stop()
 
     // StrictMode's unmount → mount, or a route change and back.
     const second = observe(store)
-    expect(store.get()).toBe(snapshot)
+    expect(store.get()).toBe(state)
     expect(cache.size).toBe(1)
     await writer.set('/kept', 'live')
     await waitFor(() => store.get().value === 'live', 'the live write')
@@ -123,7 +133,7 @@ describe('key entries', () => {
   })
 
   it('releases at once with a release delay of 0', async () => {
-    const cache = new AtomKVCache(client, { releaseDelay: 0 })
+    const cache = cacheWith({ releaseDelayMs: 0 })
     const seen = observe(cache.key('/now'))
     expect(cache.size).toBe(1)
     seen.stop()
@@ -131,7 +141,7 @@ describe('key entries', () => {
   })
 
   it('holds nothing for a handle that is only read', () => {
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     for (let i = 0; i < 100; i++) expect(cache.key(`/k${i}`).get()).toBe(LOADING_KEY)
     expect(cache.size).toBe(0)
     expect(client.status).toBe('closed')
@@ -140,7 +150,7 @@ describe('key entries', () => {
   it('never notifies for an unchanged key: not for other keys, not across a reset', async () => {
     server = await restartWith({ backlog: { maxEvents: 0 } }) // every resume is a reset
     await writer.set('/still', { n: 1 })
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     const still = cache.key('/still')
     const moving = cache.key('/moving')
     const stillSeen = observe(still)
@@ -148,7 +158,7 @@ describe('key entries', () => {
     let resets = 0
     const unwatch = client.watch('/still', (event) => void (event.type === 'reset' && resets++))
     await waitFor(() => still.get().status === 'ready' && moving.get().status === 'ready', 'ready')
-    const snapshot = still.get()
+    const state = still.get()
     expect(stillSeen.calls).toBe(1)
 
     await writer.set('/moving', 1)
@@ -159,7 +169,7 @@ describe('key entries', () => {
     await writer.set('/moving', 3) // after the rebuild: it comes live
     await waitFor(() => moving.get().value === 3, 'the other key after the reset')
 
-    expect(still.get()).toBe(snapshot)
+    expect(still.get()).toBe(state)
     expect(stillSeen.calls).toBe(1)
     expect(movingSeen.calls).toBeGreaterThanOrEqual(3)
     unwatch()
@@ -167,14 +177,14 @@ describe('key entries', () => {
     movingSeen.stop()
   })
 
-  it('update() runs the compare-and-swap loop and shows the committed value at once', async () => {
-    const cache = new AtomKVCache(client)
+  it('modify() runs the compare-and-swap loop and shows the committed value at once', async () => {
+    const cache = client.cache
     const store = cache.key<number>('/count')
     const seen = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
 
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => store.update((n) => (n ?? 0) + 1)),
+      Array.from({ length: 10 }, () => store.modify((n) => (n ?? 0) + 1)),
     )
     expect(results.sort((x, y) => x! - y!)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     await waitFor(() => store.get().value === 10, 'the last value')
@@ -182,17 +192,17 @@ describe('key entries', () => {
     expect(await writer.get('/count')).toEqual([10, 9])
 
     // The committed value is visible when the promise resolves, echo or not.
-    const eleven = await store.update((n) => (n ?? 0) + 1)
+    const eleven = await store.modify((n) => (n ?? 0) + 1)
     expect(eleven).toBe(11)
     expect(store.get().value).toBe(11)
-    expect(await store.update(() => undefined)).toBeUndefined()
+    expect(await store.modify(() => undefined)).toBeUndefined()
     expect(await cache.modify<number>('/count', (n) => (n ?? 0) + 1)).toEqual([12, 11])
     expect(store.get()).toMatchObject({ value: 12, revision: 11 })
     seen.stop()
   })
 
   it('shows values as the server stores them: JSON', async () => {
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     const store = cache.key('/json')
     const seen = observe(store)
     await waitFor(() => store.get().status === 'ready', 'ready')
@@ -202,7 +212,7 @@ describe('key entries', () => {
   })
 
   it('reports an invalid key as an error without subscribing', () => {
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     for (const bad of ['nope', '/a//b', '/a/', '/a.b']) {
       const store = cache.key(bad)
       const stop = store.listen(() => {})
@@ -216,7 +226,7 @@ describe('key entries', () => {
 
   it('reports a closed client as an error', () => {
     client.close()
-    const store = new AtomKVCache(client).key('/after')
+    const store = client.cache.key('/after')
     const stop = store.listen(() => {})
     expect(store.get().status).toBe('error')
     expect(store.get().error?.code).toBe('closed')
@@ -224,12 +234,12 @@ describe('key entries', () => {
   })
 })
 
-describe('prefix entries', () => {
+describe('cached prefixes', () => {
   it('holds every key under the prefix, live', async () => {
     await writer.set('/todos/1', { title: 'one' })
     await writer.set('/todos/2', { title: 'two' })
     await writer.set('/todosx', 'not covered')
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     const todos = cache.prefix<{ title: string }>('/todos/')
     const seen = observe(todos)
     await waitFor(() => todos.get().status === 'ready', 'ready')
@@ -251,7 +261,7 @@ describe('prefix entries', () => {
   it('rebuilds on a reset when the backlog moved on: new values, unchanged items kept', async () => {
     server = await restartWith({ backlog: { maxEvents: 2 } })
     for (const id of ['a', 'b', 'c']) await writer.set(`/board/${id}`, id)
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     const board = cache.prefix<string>('/board/')
     const seen = observe(board)
     let resets = 0
@@ -280,7 +290,7 @@ describe('prefix entries', () => {
   it('drops keys that no longer exist after a server restart', async () => {
     await writer.set('/room/alice', 1)
     await writer.set('/room/bob', 1)
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     const room = cache.prefix<number>('/room/')
     const alone = cache.key<number>('/room/bob')
     const seenRoom = observe(room)
@@ -301,19 +311,23 @@ describe('prefix entries', () => {
   })
 
   it('rejects a path that is not a prefix', () => {
-    const cache = new AtomKVCache(client)
+    const cache = client.cache
     expect(cache.prefix('/todos').get().error?.code).toBe('invalid-key')
     expect(cache.prefix('/').get().status).toBe('error')
   })
 })
 
-describe('getCache', () => {
-  it('gives one cache per client', () => {
-    const cache = getCache(client)
-    expect(getCache(client)).toBe(cache)
-    expect(getCache(writer)).not.toBe(cache)
-    expect(getCache(client, { releaseDelay: 5 }).releaseDelay).toBe(5)
-    expect(() => getCache(client, { releaseDelay: -1 })).toThrow(RangeError)
+describe('client.cache', () => {
+  it('is one cache per client, its options fixed when the client is made', () => {
+    expect(client.cache).toBe(client.cache)
+    expect(writer.cache).not.toBe(client.cache)
+    expect(client.cache.client).toBe(client)
+    expect(client.cache.releaseDelayMs).toBe(DEFAULT_RELEASE_DELAY_MS)
+    expect(cacheWith({ releaseDelayMs: 5 }).releaseDelayMs).toBe(5)
+    expect(() => cacheWith({ releaseDelayMs: -1 })).toThrow(RangeError)
+    expect(() => cacheWith({ releaseDelayMs: Infinity })).toThrow(RangeError)
+    // @ts-expect-error read-only: options do not change after creation
+    expect(() => (client.cache = writer.cache)).toThrow(TypeError)
   })
 })
 
@@ -342,6 +356,6 @@ async function restartWith(options: ServeOptions): Promise<AtomKVServer> {
   return next
 }
 
-function entriesOf<T>(snapshot: PrefixSnapshot<T>): Record<string, [T, number]> {
-  return Object.fromEntries([...snapshot.entries].map(([key, item]) => [key, [item.value, item.revision]]))
+function entriesOf<T>(state: PrefixState<T>): Record<string, [T, number]> {
+  return Object.fromEntries([...state.entries].map(([key, item]) => [key, [item.value, item.revision]]))
 }

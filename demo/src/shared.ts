@@ -17,7 +17,7 @@ export interface Note {
 export type Pair = [number, number]
 
 /**
- * Wraps an update function to count compare-and-swap retries: `update` calls
+ * Wraps a modify function to count compare-and-swap retries: `modify` calls
  * `fn` once per attempt, so every call after the first is a retried conflict.
  */
 export function countingRetries<T>(fn: (current: T | null) => T, onRetry: () => void): (current: T | null) => T {

@@ -1,27 +1,20 @@
-// Which client (and so which shared cache) the hooks below a provider use.
+// Which client (and so which cache: `client.cache`) the hooks below a provider use.
 
-import { createClient, getCache, type AtomKVCache, type AtomKVClient } from '@atomkv/client'
+import { createClient, type AtomKVClient } from '@atomkv/client'
 import { createContext, useContext, useEffect, useMemo, type ReactElement, type ReactNode } from 'react'
 
-interface AtomKVContextValue {
-  readonly client: AtomKVClient
-  readonly cache: AtomKVCache
-}
-
-const AtomKVContext = createContext<AtomKVContextValue | null>(null)
+const AtomKVContext = createContext<AtomKVClient | null>(null)
 
 export type AtomKVProviderProps = (
-  | { /** A client you made (and close) yourself. */ client: AtomKVClient; url?: never }
+  | { /** A client you made (and close) yourself; its `cache` options are yours too. */ client: AtomKVClient; url?: never }
   | { /** The service's URL: the provider makes the client, and closes it on unmount. */ url: string; client?: never }
 ) & {
-  /** Milliseconds a key stays subscribed after its last component unmounted. Default 1000. */
-  releaseDelay?: number
   children?: ReactNode
 }
 
 /** Makes a client available to every AtomKV hook below it. */
 export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
-  const { client: given, url, releaseDelay, children } = props
+  const { client: given, url, children } = props
   // A client made from `url` is ours to close. Clients connect only when
   // something subscribes, so making one during a (server) render costs nothing.
   const owned = useMemo(() => (given ? undefined : createClient({ url: url! })), [given, url])
@@ -31,8 +24,7 @@ export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
     cancelClose(owned)
     return () => scheduleClose(owned)
   }, [owned])
-  const value = useMemo(() => ({ client, cache: getCache(client, { releaseDelay }) }), [client, releaseDelay])
-  return <AtomKVContext.Provider value={value}>{children}</AtomKVContext.Provider>
+  return <AtomKVContext.Provider value={client}>{children}</AtomKVContext.Provider>
 }
 
 // StrictMode runs effect cleanups and then the effects again: an owned client
@@ -54,14 +46,14 @@ function cancelClose(client: AtomKVClient): void {
   pendingClose.delete(client)
 }
 
-/** @internal The provider's client and cache; throws a clear error outside one. */
-export function useAtomKVContext(hook: string): AtomKVContextValue {
-  const value = useContext(AtomKVContext)
-  if (!value) throw new Error(`${hook}() must be used inside <AtomKVProvider client={…}> (or url="…")`)
-  return value
+/** @internal The provider's client; throws a clear error outside one. */
+export function useAtomKVContext(hook: string): AtomKVClient {
+  const client = useContext(AtomKVContext)
+  if (!client) throw new Error(`${hook}() must be used inside <AtomKVProvider client={…}> (or url="…")`)
+  return client
 }
 
-/** The client of the nearest `<AtomKVProvider>`. */
+/** The client of the nearest `<AtomKVProvider>`; `client.cache` is what the hooks read. */
 export function useAtomKVClient(): AtomKVClient {
-  return useAtomKVContext('useAtomKVClient').client
+  return useAtomKVContext('useAtomKVClient')
 }

@@ -1,7 +1,7 @@
 // Typed keys: declare each key's value type once, get hooks that know them.
 
-import type { PrefixSnapshot, SchemaKey, SchemaPrefix, SchemaPrefixValue, SchemaValue } from '@atomkv/client'
-import { useAtomKV, type AtomKVKeyState, type UseAtomKVOptions } from './use-atomkv.js'
+import type { PrefixState, SchemaKey, SchemaPrefix, SchemaPrefixValue, SchemaValue } from '@atomkv/client'
+import { useAtomKV, type UseAtomKVOptions, type UseAtomKVResult } from './use-atomkv.js'
 import { useAtomKVPrefix } from './use-atomkv-prefix.js'
 
 export interface TypedAtomKVHooks<Schema> {
@@ -9,9 +9,9 @@ export interface TypedAtomKVHooks<Schema> {
   useAtomKV<K extends SchemaKey<Schema>, S = SchemaValue<Schema, K> | null>(
     key: K,
     options?: UseAtomKVOptions<SchemaValue<Schema, K>, S>,
-  ): AtomKVKeyState<SchemaValue<Schema, K>, S>
+  ): UseAtomKVResult<SchemaValue<Schema, K>, S>
   /** `useAtomKVPrefix` with the entries' type from the schema. */
-  useAtomKVPrefix<P extends SchemaPrefix<Schema>>(prefix: P): PrefixSnapshot<SchemaPrefixValue<Schema, P>>
+  useAtomKVPrefix<P extends SchemaPrefix<Schema>>(prefix: P): PrefixState<SchemaPrefixValue<Schema, P>>
 }
 
 /**

@@ -1,5 +1,5 @@
 export { AtomKVProvider, useAtomKVClient, type AtomKVProviderProps } from './context.js'
-export { useAtomKV, type AtomKVKeyState, type UseAtomKVOptions } from './use-atomkv.js'
+export { useAtomKV, type UseAtomKVOptions, type UseAtomKVResult } from './use-atomkv.js'
 export { useAtomKVPrefix } from './use-atomkv-prefix.js'
 export { useAtomKVStatus } from './use-atomkv-status.js'
 export { defineKeys, type TypedAtomKVHooks } from './define-keys.js'
@@ -7,12 +7,13 @@ export type {
   AtomKVCache,
   AtomKVClient,
   ConnectionStatus,
-  EntryStatus,
-  KeySnapshot,
+  CacheStatus,
+  KeyState,
+  KeyView,
   Modifier,
   ModifyOptions,
   PrefixItem,
-  PrefixSnapshot,
+  PrefixState,
   SchemaKey,
   SchemaPrefix,
   SchemaPrefixValue,

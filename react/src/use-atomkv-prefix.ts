@@ -1,10 +1,11 @@
 // Every key under a prefix, live: for lists and boards.
 
-import { LOADING_PREFIX, type PrefixSnapshot } from '@atomkv/client'
+import { LOADING_PREFIX, type PrefixState } from '@atomkv/client'
 import { useMemo, useSyncExternalStore } from 'react'
 import { useAtomKVContext } from './context.js'
 
-const serverSnapshot = (): PrefixSnapshot => LOADING_PREFIX
+/** Server rendering shows a prefix loading. */
+const loading = (): PrefixState => LOADING_PREFIX
 
 /**
  * `{ entries, status, error }` for `prefix` (which ends with `/`): `entries`
@@ -12,8 +13,8 @@ const serverSnapshot = (): PrefixSnapshot => LOADING_PREFIX
  * keys were first seen. The map is a new object only when a key changed, and
  * an unchanged key keeps its `{ value, revision }` object.
  */
-export function useAtomKVPrefix<T = unknown>(prefix: string): PrefixSnapshot<T> {
+export function useAtomKVPrefix<T = unknown>(prefix: string): PrefixState<T> {
   const { cache } = useAtomKVContext('useAtomKVPrefix')
-  const store = useMemo(() => cache.prefix<T>(prefix), [cache, prefix])
-  return useSyncExternalStore(store.listen, store.get, serverSnapshot as () => PrefixSnapshot<T>)
+  const handle = useMemo(() => cache.prefix<T>(prefix), [cache, prefix])
+  return useSyncExternalStore(handle.listen, handle.get, loading as () => PrefixState<T>)
 }

@@ -12,7 +12,7 @@ const serverSnapshot = (): ConnectionStatus => 'connecting'
  * Server rendering shows `connecting`.
  */
 export function useAtomKVStatus(): ConnectionStatus {
-  const { client } = useAtomKVContext('useAtomKVStatus')
+  const client = useAtomKVContext('useAtomKVStatus')
   const subscribe = useCallback((onChange: () => void) => client.onStatus(onChange), [client])
   const getSnapshot = useCallback(() => client.status, [client])
   return useSyncExternalStore(subscribe, getSnapshot, serverSnapshot)

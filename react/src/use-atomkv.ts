@@ -1,100 +1,43 @@
 // One live key in a component: its value, revision and status, plus writers.
+// What the component sees is a KeyObserver's view (the client's); this file
+// only ties it to React.
 
-import {
-  LOADING_KEY,
-  type AtomKVError,
-  type EntryStatus,
-  type KeySnapshot,
-  type Modifier,
-  type ModifyOptions,
-} from '@atomkv/client'
-import { useCallback, useMemo } from 'react'
-import withSelector from 'use-sync-external-store/with-selector'
+import { KeyObserver, type KeyObserverOptions, type KeyView, type Modifier, type ModifyOptions } from '@atomkv/client'
+import { useMemo, useSyncExternalStore } from 'react'
 import { useAtomKVContext } from './context.js'
 
-// A CommonJS package: its named export is reached through the default import.
-const { useSyncExternalStoreWithSelector } = withSelector
+/**
+ * `initialValue` (shown while loading, and in server rendering), `select` (the
+ * component re-renders only when its slice, by `isEqual`, the status or the
+ * error changed) and `isEqual` (default `Object.is`).
+ */
+export type UseAtomKVOptions<T, S> = KeyObserverOptions<T, S>
 
-export interface UseAtomKVOptions<T, S> {
-  /** Shown as `value` while the key is loading (and during server rendering). */
-  initialValue?: T
-  /**
-   * Renders only a slice: `value` becomes `select(value)`, and the component
-   * re-renders only when the slice (by `isEqual`), the status or the error changed.
-   */
-  select?: (value: T | null) => S
-  /** Compares two slices. Default `Object.is`. */
-  isEqual?: (a: S, b: S) => boolean
-}
-
-export interface AtomKVKeyState<T, S = T | null> {
-  /** The value (or its `select`ed slice); `null` for a missing key; `initialValue` while loading. */
-  value: S
-  /**
-   * The revision of `value`, `-1` for a missing key or while loading. With
-   * `select`, the revision as of the last render (a new revision with the same
-   * slice does not re-render).
-   */
-  revision: number
-  status: EntryStatus
-  /** Why the subscription failed, when status is `error`. */
-  error: AtomKVError | undefined
+/** What `useAtomKV` returns: the key's view, and its writers. */
+export interface UseAtomKVResult<T, S = T | null> extends KeyView<S> {
   /** Force-set; resolves to the new revision. */
-  set: (value: T) => Promise<number>
+  readonly set: (value: T) => Promise<number>
   /**
-   * Compare-and-swap with retries (`client.modify`): `fn(current, revision)`
+   * The compare-and-swap retry loop (`client.modify`): `fn(current, revision)`
    * sees only server-confirmed values, runs again after a conflict, and aborts
    * when it returns `undefined`. Resolves to the committed value (`undefined`
    * when aborted); rejects with `AtomKVConflictError` if it gives up.
    */
-  update: (fn: Modifier<T>, options?: ModifyOptions) => Promise<T | undefined>
+  readonly modify: (fn: Modifier<T>, options?: ModifyOptions) => Promise<T | undefined>
 }
 
-type View<S> = Pick<AtomKVKeyState<unknown, S>, 'value' | 'revision' | 'status' | 'error'>
-
-const serverSnapshot = (): KeySnapshot => LOADING_KEY
-
 /**
- * The live value of `key`. Every component on one key shares one cache entry
+ * The live value of `key`. Every component on one key shares one cached key
  * and one subscription; the first one mounted starts it.
  */
 export function useAtomKV<T = unknown, S = T | null>(
   key: string,
   options: UseAtomKVOptions<T, S> = {},
-): AtomKVKeyState<T, S> {
+): UseAtomKVResult<T, S> {
   const { cache } = useAtomKVContext('useAtomKV')
-  const store = useMemo(() => cache.key<T>(key), [cache, key])
-  const { initialValue, select, isEqual } = options
-
-  const selector = useCallback(
-    (snapshot: KeySnapshot<T>): View<S> => {
-      const raw = snapshot.status === 'loading' && initialValue !== undefined ? initialValue : snapshot.value
-      return {
-        value: select ? select(raw) : (raw as S),
-        revision: snapshot.revision,
-        status: snapshot.status,
-        error: snapshot.error,
-      }
-    },
-    [initialValue, select],
-  )
-  // Without `select` a view changes with the revision; with it, only with the slice.
-  const viewsEqual = useCallback(
-    (a: View<S>, b: View<S>) =>
-      a.status === b.status &&
-      a.error === b.error &&
-      (select ? (isEqual ?? Object.is)(a.value, b.value) : a.revision === b.revision && Object.is(a.value, b.value)),
-    [select, isEqual],
-  )
-  const view = useSyncExternalStoreWithSelector(
-    store.listen,
-    store.get,
-    serverSnapshot as () => KeySnapshot<T>,
-    selector,
-    viewsEqual,
-  )
-
-  const set = useCallback((value: T) => store.set(value), [store])
-  const update = useCallback((fn: Modifier<T>, opts?: ModifyOptions) => store.update(fn, opts), [store])
-  return useMemo(() => ({ ...view, set, update }), [view, set, update])
+  const observer = useMemo(() => new KeyObserver<T, S>(cache.key<T>(key)), [cache, key])
+  // This render's options: the view changes only if what it shows does.
+  observer.setOptions(options)
+  const view = useSyncExternalStore(observer.listen, observer.get, observer.getInitial)
+  return useMemo(() => ({ ...view, set: observer.set, modify: observer.modify }), [view, observer])
 }

@@ -1,14 +1,14 @@
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react'
 import { StrictMode, type ReactNode } from 'react'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { getCache, type AtomKVClient } from '@atomkv/client'
+import type { AtomKVClient, ClientOptions } from '@atomkv/client'
 import {
   AtomKVProvider,
   useAtomKV,
   useAtomKVClient,
   useAtomKVPrefix,
   useAtomKVStatus,
-  type AtomKVKeyState,
+  type UseAtomKVResult,
 } from '../src/index.js'
 import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
 
@@ -16,8 +16,8 @@ import { afterRestart, startServer, until, type Harness } from '../../test-suppo
 let renders: Record<string, number> = {}
 const rendered = (id: string) => (renders[id] = (renders[id] ?? 0) + 1)
 
-/** The latest hook state of each `Show`, to call its `update` from the test. */
-let states: Record<string, AtomKVKeyState<number>> = {}
+/** The latest hook result of each `Show`, to call its `modify` from the test. */
+let states: Record<string, UseAtomKVResult<number>> = {}
 
 function Show({ id, k }: { id: string; k: string }) {
   rendered(id)
@@ -38,18 +38,17 @@ let client: AtomKVClient
 let writer: AtomKVClient
 
 function withClient(children: ReactNode, c: AtomKVClient = client) {
-  return (
-    <AtomKVProvider client={c} releaseDelay={20}>
-      {children}
-    </AtomKVProvider>
-  )
+  return <AtomKVProvider client={c}>{children}</AtomKVProvider>
 }
+
+/** A client of the test server whose cache lets go of a key 20 ms after its last component. */
+const fastClient = (options: Partial<ClientOptions> = {}) => h.client({ cache: { releaseDelayMs: 20 }, ...options })
 
 beforeEach(async () => {
   renders = {}
   states = {}
   h = await startServer()
-  client = h.client()
+  client = fastClient()
   writer = h.client()
 })
 
@@ -76,7 +75,7 @@ describe('useAtomKV', () => {
       expect(text('a2')).toBe('ready:1@0')
       expect(text('b')).toBe('ready:1@0')
     })
-    expect(getCache(client).size).toBe(2) // one entry per key, shared
+    expect(client.cache.size).toBe(2) // one per key, shared by its components
     expect(h.server.atomkv.stats().subscriptions).toBe(2)
     const bRenders = renders.b
 
@@ -88,7 +87,7 @@ describe('useAtomKV', () => {
     expect(renders.b).toBe(bRenders)
 
     // A write from one component shows in the other.
-    await act(() => states.a1!.update((n) => (n ?? 0) + 10))
+    await act(() => states.a1!.modify((n) => (n ?? 0) + 10))
     await eventually(() => expect(text('a2')).toBe('ready:12@2'))
     expect(renders.b).toBe(bRenders)
   })
@@ -160,8 +159,8 @@ describe('useAtomKV', () => {
     expect(renders.pos).toBe(count + 1)
   })
 
-  it('two renderers updating 50 times each, at once, end at exactly 100', async () => {
-    const other = h.client()
+  it('two renderers modifying 50 times each, at once, end at exactly 100', async () => {
+    const other = fastClient()
     render(withClient(<Show id="left" k="/counter" />))
     render(withClient(<Show id="right" k="/counter" />, other))
     await eventually(() => {
@@ -170,7 +169,7 @@ describe('useAtomKV', () => {
     })
     const run = async (id: string) => {
       for (let i = 0; i < 50; i++) {
-        const committed = await states[id]!.update((n) => (n ?? 0) + 1)
+        const committed = await states[id]!.modify((n) => (n ?? 0) + 1)
         expect(committed).toBeGreaterThan(0)
       }
     }
@@ -189,7 +188,7 @@ describe('useAtomKV', () => {
     await eventually(() => expect(text('page')).toBe('ready:1@0'))
     view.rerender(withClient(<Show id="page" k="/page/2" />))
     await eventually(() => expect(text('page')).toBe('ready:2@0'))
-    await until(() => getCache(client).observers('/page/1') === 0 && getCache(client).size === 1, 'the old key released')
+    await until(() => client.cache.observers('/page/1') === 0 && client.cache.size === 1, 'the old key released')
     await until(() => h.server.atomkv.stats().subscriptions === 1, 'one subscription left')
   })
 
@@ -211,7 +210,7 @@ describe('useAtomKV', () => {
 describe('subscriptions', () => {
   it('StrictMode: one subscription per key while mounted, none after unmount and the delay', async () => {
     const streams: string[] = []
-    const counted = h.client({
+    const counted = fastClient({
       fetch: (input, init) => {
         if (String(input).includes('/.stream')) streams.push(String(input))
         return fetch(input, init)
@@ -231,12 +230,12 @@ describe('subscriptions', () => {
     )
     await eventually(() => expect(text('s2')).toBe('ready:null@-1'))
     expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 2 })
-    expect(getCache(counted).size).toBe(2)
-    expect(getCache(counted).observers('/s/1')).toBe(2)
+    expect(counted.cache.size).toBe(2)
+    expect(counted.cache.observers('/s/1')).toBe(2)
     expect(streams).toHaveLength(1) // the double mount did not reopen the stream
 
     view.unmount()
-    await until(() => getCache(counted).size === 0, 'the entries released')
+    await until(() => counted.cache.size === 0, 'the keys released')
     await until(() => h.server.atomkv.stats().streams === 0, 'the stream closed')
     expect(h.server.atomkv.stats().subscriptions).toBe(0)
   })
@@ -265,7 +264,7 @@ describe('subscriptions', () => {
     }
     const view = render(
       <StrictMode>
-        <AtomKVProvider url={h.server.url} releaseDelay={0}>
+        <AtomKVProvider url={h.server.url}>
           <Probe />
           <Show id="u" k="/u" />
         </AtomKVProvider>

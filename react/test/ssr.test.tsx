@@ -2,7 +2,6 @@ import { act } from '@testing-library/react'
 import { hydrateRoot } from 'react-dom/client'
 import { renderToString } from 'react-dom/server'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { getCache } from '@atomkv/client'
 import { AtomKVProvider, useAtomKV, useAtomKVPrefix, useAtomKVStatus } from '../src/index.js'
 import { startServer, type Harness } from '../../test-support/harness.js'
 
@@ -51,7 +50,7 @@ it('renders loading (or initialValue) on the server and makes no request', async
 
   // Nothing subscribed, nothing asked: a request would have been made synchronously by now.
   expect(requests).toEqual([])
-  expect(getCache(client).size).toBe(0)
+  expect(client.cache.size).toBe(0)
   expect(client.status).toBe('closed')
   expect(h.server.atomkv.stats().streams).toBe(0)
 })

@@ -17,8 +17,8 @@ describe('defineKeys', () => {
     const counter = useAtomKV('/counter')
     expectTypeOf(counter.value).toEqualTypeOf<number | null>()
     expectTypeOf(counter.set).parameter(0).toEqualTypeOf<number>()
-    expectTypeOf(counter.update).parameter(0).parameter(0).toEqualTypeOf<number | null>()
-    expectTypeOf(counter.update((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
+    expectTypeOf(counter.modify).parameter(0).parameter(0).toEqualTypeOf<number | null>()
+    expectTypeOf(counter.modify((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
   })
 
   it('types every key under a declared prefix', () => {
@@ -40,8 +40,10 @@ describe('defineKeys', () => {
     const counter = useAtomKV('/counter')
     // @ts-expect-error a counter holds numbers
     void counter.set('seven')
-    // @ts-expect-error the update function must return a number
-    void counter.update(() => 'seven')
+    // @ts-expect-error the modify function must return a number
+    void counter.modify(() => 'seven')
+    // @ts-expect-error the retry loop is `modify`
+    void counter.update
     // @ts-expect-error an undeclared key
     useAtomKV('/elsewhere')
     // @ts-expect-error '/counter' is a key, not a prefix

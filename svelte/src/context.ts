@@ -1,17 +1,16 @@
 // Which client the stores of a component tree use, when not given one.
 
-import { getCache, type AtomKVClient, type CacheOptions } from '@atomkv/client'
+import type { AtomKVClient } from '@atomkv/client'
 import { getContext, hasContext, setContext } from 'svelte'
 
 const KEY = Symbol('atomkv-client')
 
 /**
  * Makes `client` the one that `atomkv()`, `atomkvPrefix()` and `atomkvStatus()`
- * use in this component and its children. Call it during a component's
- * initialisation, like `setContext`. `options` tune the client's shared cache.
+ * use in this component and its children (they read `client.cache`). Call it
+ * during a component's initialisation, like `setContext`.
  */
-export function setAtomKVClient(client: AtomKVClient, options?: CacheOptions): AtomKVClient {
-  getCache(client, options)
+export function setAtomKVClient(client: AtomKVClient): AtomKVClient {
   return setContext(KEY, client)
 }
 

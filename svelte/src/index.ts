@@ -12,9 +12,8 @@ export type { Live } from './live.js'
 export { defineKeys, type TypedAtomKVStores } from './define-keys.js'
 export type {
   AtomKVClient,
-  CacheOptions,
   ConnectionStatus,
-  EntryStatus,
+  CacheStatus,
   Modifier,
   ModifyOptions,
   PrefixItem,

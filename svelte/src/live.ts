@@ -1,15 +1,10 @@
 // A value readable three ways: the Svelte store contract (`$store`, Svelte 4
 // and 5), `.current` for runes code, and `get()`-free reads.
 
+import type { Observable } from '@atomkv/client'
 import { BROWSER } from 'esm-env'
 import type { Readable } from 'svelte/store'
 import { createSubscriber } from 'svelte/reactivity'
-
-/** What a live value reads from: a cache handle, or the client's status. */
-export interface Source<S> {
-  get(): S
-  listen(listener: () => void): () => void
-}
 
 /** A Svelte readable store that also has `.current`, reactive in runes code. */
 export interface Live<V> extends Readable<V> {
@@ -18,11 +13,12 @@ export interface Live<V> extends Readable<V> {
 }
 
 /**
- * `pick` of `source`, notifying only when the picked value changed. On the
- * server (`esm-env`'s BROWSER is false) it never subscribes: server rendering
- * shows the loading state and touches no network.
+ * `pick` of `source` (a key observer, a prefix handle, the client's status),
+ * notifying only when the picked value changed. On the server (`esm-env`'s
+ * BROWSER is false) it never subscribes: server rendering shows the loading
+ * state and touches no network.
  */
-export function live<S, V>(source: Source<S>, pick: (snapshot: S) => V): Live<V> {
+export function live<S, V>(source: Observable<S>, pick: (state: S) => V): Live<V> {
   const follow = (onChange: (value: V) => void): (() => void) => {
     if (!BROWSER) return () => {}
     let last = pick(source.get())

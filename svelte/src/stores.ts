@@ -1,19 +1,19 @@
-// Svelte stores over the shared cache: a key, a prefix, the connection status.
-// Each store subscribes through the client's cache, so every store and
-// component on one key shares one entry and one subscription: the first
+// Svelte stores over the client's cache: a key, a prefix, the connection status.
+// Each store subscribes through `client.cache`, so every store and
+// component on one key shares one cached key and one subscription: the first
 // subscriber starts it, the last one stops it after the cache's release delay.
 
 import {
-  getCache,
+  KeyObserver,
   type AtomKVClient,
   type AtomKVError,
+  type CacheStatus,
   type ConnectionStatus,
-  type EntryStatus,
-  type KeySnapshot,
+  type KeyView,
   type Modifier,
   type ModifyOptions,
   type PrefixItem,
-  type PrefixSnapshot,
+  type PrefixState,
 } from '@atomkv/client'
 import { resolveClient } from './context.js'
 import { live, type Live } from './live.js'
@@ -30,18 +30,20 @@ export interface AtomKVStore<T> extends Live<T | null> {
   readonly key: string
   /**
    * Force-set; resolves to the new revision. `$store = v` calls it (so it is a
-   * last-writer-wins write of `v`; use `update` to build on the current value).
+   * last-writer-wins write of `v`; use `modify` to build on the current value).
    */
   set(value: T): Promise<number>
   /**
-   * Compare-and-swap with retries (`client.modify`): `fn(current, revision)`
+   * The compare-and-swap retry loop (`client.modify`): `fn(current, revision)`
    * sees only server-confirmed values, runs again after a conflict, and aborts
    * when it returns `undefined`. Resolves to the committed value (`undefined`
    * when aborted); rejects with `AtomKVConflictError` if it gives up.
    */
+  modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  /** `modify` under the name the Svelte store contract gives it: the same function. */
   update(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
   /** `loading` until the current value arrived, then `ready`; `error` if the subscription failed. */
-  readonly status: Live<EntryStatus>
+  readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
   /** The value's revision; `-1` for a missing key and while loading. */
   readonly revision: Live<number>
@@ -49,22 +51,21 @@ export interface AtomKVStore<T> extends Live<T | null> {
 
 /** The live value of `key`, as a Svelte store (with `.current` for runes code). */
 export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> = {}): AtomKVStore<T> {
-  const store = getCache(resolveClient(options.client)).key<T>(key)
-  const { initialValue } = options
-  const value = live(store, (s: KeySnapshot<T>) =>
-    s.status === 'loading' && initialValue !== undefined ? initialValue : s.value,
-  )
+  const handle = resolveClient(options.client).cache.key<T>(key)
+  const observer = new KeyObserver<T>(handle, { initialValue: options.initialValue })
+  const value = live(observer, (view: KeyView<T | null>) => view.value)
   return {
     key,
     subscribe: value.subscribe,
     get current() {
       return value.current
     },
-    set: store.set,
-    update: store.update,
-    status: live(store, (s) => s.status),
-    error: live(store, (s) => s.error),
-    revision: live(store, (s) => s.revision),
+    set: observer.set,
+    modify: observer.modify,
+    update: observer.modify,
+    status: live(observer, (view) => view.status),
+    error: live(observer, (view) => view.error),
+    revision: live(observer, (view) => view.revision),
   }
 }
 
@@ -80,22 +81,22 @@ export interface AtomKVPrefixOptions {
  */
 export interface AtomKVPrefixStore<T> extends Live<ReadonlyMap<string, PrefixItem<T>>> {
   readonly prefix: string
-  readonly status: Live<EntryStatus>
+  readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
 }
 
 /** Every key under `prefix` (which ends with `/`), as a Svelte store of a `ReadonlyMap`. */
 export function atomkvPrefix<T = unknown>(prefix: string, options: AtomKVPrefixOptions = {}): AtomKVPrefixStore<T> {
-  const store = getCache(resolveClient(options.client)).prefix<T>(prefix)
-  const entries = live(store, (s: PrefixSnapshot<T>) => s.entries)
+  const handle = resolveClient(options.client).cache.prefix<T>(prefix)
+  const entries = live(handle, (state: PrefixState<T>) => state.entries)
   return {
     prefix,
     subscribe: entries.subscribe,
     get current() {
       return entries.current
     },
-    status: live(store, (s) => s.status),
-    error: live(store, (s) => s.error),
+    status: live(handle, (state) => state.status),
+    error: live(handle, (state) => state.error),
   }
 }
 

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte'
 import { get } from 'svelte/store'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { getCache, type AtomKVClient } from '@atomkv/client'
+import type { AtomKVClient } from '@atomkv/client'
 import { atomkv, atomkvPrefix, atomkvStatus } from '../src/index.js'
 import BoardApp from './BoardApp.svelte'
 import Counter from './Counter.svelte'
@@ -17,8 +17,7 @@ let writer: AtomKVClient
 
 beforeEach(async () => {
   h = await startServer()
-  client = h.client()
-  getCache(client, { releaseDelay: 20 })
+  client = h.client({ cache: { releaseDelayMs: 20 } })
   writer = h.client()
 })
 
@@ -62,9 +61,9 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 1 })
 
     view.unmount()
-    expect(getCache(client).size).toBe(1) // the other component still watches
+    expect(client.cache.size).toBe(1) // the other component still watches
     second.unmount()
-    await until(() => getCache(client).size === 0, 'the entry released')
+    await until(() => client.cache.size === 0, 'the key released')
     await until(() => h.server.atomkv.stats().streams === 0, 'the stream closed')
   })
 
@@ -79,6 +78,10 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     expect(await store.update((n) => (n ?? 0) + 2)).toBe(2)
     expect(seen.at(-1)).toBe(2)
     expect(await store.update(() => undefined)).toBeUndefined()
+    // The contract's `update` is the retry loop, `modify`: one function under two names.
+    expect(store.update).toBe(store.modify)
+    expect(await store.modify((n) => (n ?? 0) + 1)).toBe(3)
+    expect(seen.at(-1)).toBe(3)
     stop()
 
     const invalid = atomkv('/not a key', { client })
@@ -106,14 +109,14 @@ describe('atomkv (Svelte 5 runes: .current)', () => {
   it('reads .current without subscribing outside an effect', () => {
     const store = atomkv<number>('/untracked', { client })
     expect(store.current).toBeNull()
-    expect(getCache(client).size).toBe(0)
+    expect(client.cache.size).toBe(0)
   })
 })
 
 describe('atomkvPrefix and atomkvStatus (client from context)', () => {
   it('is a live list, and the status follows the server stopping and starting', async () => {
     await writer.set('/board/a', 'first')
-    render(BoardApp, { client, releaseDelay: 20 })
+    render(BoardApp, { client })
     const board = () => screen.getByTestId('board')
     await eventually(() => expect(board().dataset.status).toBe('ready'))
     expect(board().textContent).toBe('/board/a=first@0')

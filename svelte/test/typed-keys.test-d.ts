@@ -17,7 +17,8 @@ describe('defineKeys', () => {
     expectTypeOf(counter).toExtend<Readable<number | null>>()
     expectTypeOf(counter.current).toEqualTypeOf<number | null>()
     expectTypeOf(counter.set).parameter(0).toEqualTypeOf<number>()
-    expectTypeOf(counter.update((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
+    expectTypeOf(counter.modify((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
+    expectTypeOf(counter.update).toEqualTypeOf(counter.modify)
     expectTypeOf(atomkv('/todos/7', { client }).current).toEqualTypeOf<Todo | null>()
   })
 
@@ -30,6 +31,8 @@ describe('defineKeys', () => {
     const counter = atomkv('/counter', { client })
     // @ts-expect-error a counter holds numbers
     void counter.set('seven')
+    // @ts-expect-error the modify function must return a number
+    void counter.modify(() => 'seven')
     // @ts-expect-error an undeclared key
     atomkv('/elsewhere', { client })
     // @ts-expect-error initialValue has the key's type

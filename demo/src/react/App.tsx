@@ -44,12 +44,12 @@ function StatusBadge() {
 }
 
 function Counter() {
-  const { value, status, update } = useAtomKV<number>(COUNTER)
+  const { value, status, modify } = useAtomKV<number>(COUNTER)
   const [retries, setRetries] = useState(0)
   const enqueue = useMemo(serial, [])
   const increment = () =>
     enqueue(() =>
-      update(
+      modify(
         countingRetries<number>((n) => (n ?? 0) + 1, () => setRetries((r) => r + 1)),
         { maxAttempts: 100 },
       ),

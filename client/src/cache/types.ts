@@ -1,0 +1,84 @@
+// The public shapes of the cache: what a key and a prefix look like to their
+// observers, and the handles the cache gives out.
+
+import type { AtomKVError } from '../errors.js'
+import type { AtomKVClient } from '../client.js'
+import type { Modifier, ModifyOptions } from '../modify.js'
+
+/** What the cache needs of a client. */
+export type CacheClient = Pick<AtomKVClient, 'watch' | 'set' | 'modify'>
+
+/** `loading` until the server's current state arrived; `error` once the subscription failed. */
+export type CacheStatus = 'loading' | 'ready' | 'error'
+
+/** One key as the cache knows it. A missing key is value `null`, revision `-1`, status `ready`. */
+export interface KeyState<T = unknown> {
+  readonly value: T | null
+  readonly revision: number
+  readonly status: CacheStatus
+  readonly error: AtomKVError | undefined
+}
+
+/** One key under a watched prefix. */
+export interface PrefixItem<T = unknown> {
+  readonly value: T
+  readonly revision: number
+}
+
+/** Every existing key under a prefix, by key, in the order they were first seen. */
+export interface PrefixState<T = unknown> {
+  readonly entries: ReadonlyMap<string, PrefixItem<T>>
+  readonly status: CacheStatus
+  readonly error: AtomKVError | undefined
+}
+
+/** The state of every key before anything is known: also what server rendering shows. */
+export const LOADING_KEY: KeyState<never> = Object.freeze({
+  value: null,
+  revision: -1,
+  status: 'loading',
+  error: undefined,
+})
+
+/** The state of every prefix before anything is known: also what server rendering shows. */
+export const LOADING_PREFIX: PrefixState<never> = Object.freeze({
+  entries: new Map<string, never>(),
+  status: 'loading',
+  error: undefined,
+})
+
+/** A value that can be read now and listened to for changes: the shape of every cache handle. */
+export interface Observable<S> {
+  /** The current state; the same object until something changed. */
+  get(): S
+  /**
+   * Calls `listener` (without arguments, not at once) after each change; returns
+   * the function that stops it. While any listener is attached the path is watched.
+   */
+  listen(listener: () => void): () => void
+}
+
+/** A live key: read it, listen to it, write it. */
+export interface KeyHandle<T = unknown> extends Observable<KeyState<T>> {
+  readonly key: string
+  /** Force-set; resolves to the new revision. */
+  set(value: T): Promise<number>
+  /**
+   * The compare-and-swap retry loop (`client.modify`): `fn` sees only values the
+   * server confirmed, and runs again after a conflict. Returning `undefined`
+   * aborts. Resolves to the committed value, or `undefined` when aborted.
+   */
+  modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+}
+
+/** A live prefix: every key under it. */
+export interface PrefixHandle<T = unknown> extends Observable<PrefixState<T>> {
+  readonly prefix: string
+}
+
+export interface CacheOptions {
+  /** How long a key or prefix stays subscribed after its last listener left. Default 1000; `0` stops at once. */
+  releaseDelayMs?: number
+}
+
+export const DEFAULT_RELEASE_DELAY_MS = 1000
