@@ -178,10 +178,7 @@ export class Connection {
     const listeners = [...this.#listeners()]
     this.#entries.clear()
     this.#queryLength = 0
-    for (const listener of listeners) {
-      listener.state = 'gone'
-      listener.spec.end?.()
-    }
+    for (const listener of listeners) listener.end()
     this.#setStatus('closed')
   }
 
@@ -198,20 +195,9 @@ export class Connection {
     const path = listener.spec.path
     if (attempt && attempt.paths.has(path) && !attempt.resetting) {
       const sibling = listener.spec.initial ? undefined : this.#liveSibling(listener)
-      if (sibling) {
-        // The path is live on this stream: follow it from here, knowing what the sibling knows.
-        listener.state = 'live'
-        listener.seen = new Map(sibling.seen)
-        listener.owed = 'ready'
-        queueMicrotask(() => listener.payOwedReady())
-        return
-      }
-      if (attempt.init.has(path) && attempt.snapshot && !attempt.received) {
-        // The snapshot has not started arriving: this listener gets all of it.
-        listener.state = 'snapshot'
-        listener.touched = new Set()
-        return
-      }
+      if (sibling) return listener.adopt(sibling)
+      // The snapshot has not started arriving: this listener gets all of it.
+      if (attempt.init.has(path) && attempt.snapshot && !attempt.received) return listener.startSnapshot()
     }
     this.#schedule()
   }
@@ -219,14 +205,13 @@ export class Connection {
   /** A listener of the same path that is live and not rebuilding its state. */
   #liveSibling(listener: Listener): Listener | undefined {
     for (const other of this.#entries.get(listener.spec.path) ?? []) {
-      if (other !== listener && other.state === 'live' && !other.touched) return other
+      if (other !== listener && other.steady) return other
     }
     return undefined
   }
 
   #remove(listener: Listener): void {
-    if (listener.state === 'gone') return
-    listener.state = 'gone'
+    if (!listener.close()) return
     const path = listener.spec.path
     const listeners = this.#entries.get(path)
     if (!listeners?.delete(listener)) return
@@ -302,7 +287,7 @@ export class Connection {
   }
 
   #hasLive(): boolean {
-    for (const listener of this.#listeners()) if (listener.state === 'live') return true
+    for (const listener of this.#listeners()) if (listener.live) return true
     return false
   }
 
@@ -328,15 +313,13 @@ export class Connection {
       // Without a position there is nothing to resume from: every path starts with a snapshot.
       if (!resumed) init.add(path)
       for (const listener of listeners) {
-        if (listener.state === 'waiting') {
-          listener.state = 'snapshot'
+        if (!listener.live) {
+          listener.startSnapshot()
           init.add(path)
+        } else if (!resumed && !handover) {
+          // Live listeners catch up from the snapshot, unless the old stream still brings them every write.
+          listener.catchUp()
         }
-        // Live listeners catch up from the snapshot, unless the old stream still brings them every write.
-        if (listener.state === 'snapshot' || (listener.state === 'live' && !resumed && !handover)) {
-          listener.touched = new Set()
-        }
-        if (listener.state === 'snapshot' && listener.delivered && listener.spec.fullResync) listener.owed = 'reset'
       }
     }
     const attempt: Attempt = {
@@ -420,10 +403,7 @@ export class Connection {
     this.#idleTimer = undefined
     // Held events were never applied: the next stream resumes before them.
     if (this.#handover) this.#handover.held = []
-    for (const listener of this.#listeners()) {
-      if (listener.state === 'snapshot') listener.state = 'waiting'
-      listener.touched = null
-    }
+    for (const listener of this.#listeners()) listener.streamLost()
   }
 
   #failed(attempt: Attempt): void {
@@ -451,7 +431,7 @@ export class Connection {
     for (const listener of [...this.#listeners()]) {
       if (listener.state === 'waiting' && !attempt.paths.has(listener.spec.path)) continue
       this.#remove(listener)
-      listener.send({ type: 'error', error })
+      listener.fail(error)
     }
     this.#failures = 0
     this.#sync()
@@ -497,7 +477,7 @@ export class Connection {
       const listeners = this.#entries.get(path)
       if (!listeners) continue
       for (const listener of listeners) {
-        covered ||= listener.state === 'live'
+        covered ||= listener.live
         this.#deliver(attempt, listener, frame)
       }
     }
@@ -505,26 +485,15 @@ export class Connection {
   }
 
   #deliver(attempt: Attempt, listener: Listener, { key, value, revision }: Frame): void {
-    if (listener.state === 'live' && !listener.touched) {
-      // Not resumed and no catch-up: a handover, whose old stream brings the writes.
-      if (attempt.snapshot && !attempt.resumed) return
-      return listener.write(key, value, revision)
-    }
-    if (listener.state === 'snapshot' || listener.state === 'live') {
-      listener.snapshotValue(key, value, revision, attempt.resetting)
-    }
+    // Not resumed and no catch-up: a handover, whose old stream brings the writes.
+    if (listener.steady && attempt.snapshot && !attempt.resumed) return
+    listener.receive(key, value, revision)
   }
 
   #onReset(attempt: Attempt): void {
     attempt.snapshot = true
     attempt.resetting = true
-    for (const listener of this.#listeners()) {
-      if (listener.state === 'live') {
-        listener.touched = new Set()
-        listener.owed = null
-        listener.send({ type: 'reset' })
-      }
-    }
+    for (const listener of this.#listeners()) listener.reset()
   }
 
   #setPosition(attempt: Attempt, id: string | null): void {
@@ -535,17 +504,10 @@ export class Connection {
   #onReady(attempt: Attempt, event: SseEvent): void {
     // No id: the server resumed from our position, which still stands. An empty id: no position.
     if (event.id !== undefined) this.#setPosition(attempt, event.id === '' ? null : event.id)
-    const wasResetting = attempt.resetting
     attempt.snapshot = false
     attempt.resetting = false
     this.#failures = 0
-    for (const listener of [...this.#listeners()]) {
-      if (listener.state !== 'snapshot' && !(listener.state === 'live' && listener.touched)) continue
-      const wasSnapshot = listener.state === 'snapshot'
-      listener.state = 'live'
-      listener.endSnapshot()
-      if (wasSnapshot || wasResetting) listener.send({ type: 'ready' })
-    }
+    for (const listener of [...this.#listeners()]) listener.ready()
     const handover = this.#handover
     if (handover && handover.pending === null) {
       handover.pending = new Set(handover.snapshot.keys())
@@ -571,7 +533,7 @@ export class Connection {
       const listeners = this.#entries.get(path)
       if (!listeners) continue
       for (const listener of listeners) {
-        if (listener.state === 'live') listener.write(frame.key, frame.value, frame.revision)
+        listener.write(frame.key, frame.value, frame.revision)
       }
     }
     if (this.#handover?.pending) this.#checkHandover([frame.key])
@@ -597,7 +559,7 @@ export class Connection {
   #lagging({ key, revision }: Frame): boolean {
     for (const path of coveringPaths(key)) {
       for (const listener of this.#entries.get(path) ?? []) {
-        if (listener.state === 'live' && (listener.seen.get(key) ?? -1) < revision) return true
+        if (listener.live && (listener.revision(key) ?? -1) < revision) return true
       }
     }
     return false
@@ -616,7 +578,7 @@ export class Connection {
       const frame = handover.snapshot.get(key)!
       for (const path of coveringPaths(key)) {
         for (const listener of this.#entries.get(path) ?? []) {
-          if (listener.state === 'live') listener.write(key, frame.value, frame.revision)
+          listener.write(key, frame.value, frame.revision)
         }
       }
     }

@@ -1,6 +1,20 @@
-// One subscriber of a connection, and the rules that make what it receives
+// One subscriber of a stream, and the rules that make what it receives
 // at-most-once and in order per key, whatever the stream repeats.
+//
+// A listener remembers the last revision it saw of every existing key it
+// covers (its snapshot gives all of them; one that joins a path already live
+// copies what a sibling knows). Around a snapshot the server repeats
+// revisions; comparing with that memory is what drops the repeats.
+//
+//   waiting ──startSnapshot──▶ snapshot ──ready──▶ live ◀──adopt── waiting
+//      ▲                          │                 │ ▲
+//      └────────streamLost────────┘      reset/catchUp ready/streamLost
+//                                                   ▼ │
+//                                               catching-up
+//
+// and any state ──close/end/fail──▶ gone.
 
+import type { AtomKVError } from './errors.js'
 import type { WatchEvent } from './types.js'
 
 /** What a subscription wants from the stream; built by `watch()` and `subscribe()`. */
@@ -15,65 +29,174 @@ export interface ListenerSpec {
   end?(): void
 }
 
-export type ListenerState =
-  | 'waiting' // not on the stream yet: the next open brings it, with a snapshot
-  | 'snapshot' // on the stream being opened, in its snapshot phase
-  | 'live'
-  | 'gone'
+type Phase =
+  /** Not on a stream yet: the next open brings it, with a snapshot. */
+  | { readonly name: 'waiting' }
+  /** Its snapshot is arriving: a baseline, or with `initial` its first values. `touched`: the keys it held so far. */
+  | { readonly name: 'snapshot'; readonly touched: Set<string> }
+  /** Takes every write newer than what it saw. */
+  | { readonly name: 'live' }
+  /**
+   * Live, and rebuilding from a fresh snapshot: after a stream that could not
+   * resume, or a `reset` (then it was told so, and owes its watcher every value
+   * and a `ready`).
+   */
+  | { readonly name: 'catching-up'; readonly touched: Set<string>; readonly reset: boolean }
+  | { readonly name: 'gone' }
+
+export type ListenerState = Phase['name']
 
 export class Listener {
-  state: ListenerState = 'waiting'
-  /**
-   * Last revision seen per key, for every existing key the listener covers
-   * (a snapshot gives all of them). Bounded by the keys under its path.
-   */
-  seen = new Map<string, number>()
-  /** Keys sent in the current snapshot phase; at its end, any other key in `seen` no longer exists. */
-  touched: Set<string> | null = null
+  readonly spec: ListenerSpec
+  #phase: Phase = { name: 'waiting' }
+  /** Last revision seen per existing key it covers. Bounded by the keys under its path. */
+  #seen = new Map<string, number>()
   /** A `reset` or `ready` to send before anything else. */
-  owed: 'reset' | 'ready' | null = null
-  /** Delivered at least one value: a repeated initial snapshot must then start with a `reset`. */
-  delivered = false
+  #owed: 'reset' | 'ready' | null = null
+  /** It delivered a value: a snapshot started over must then begin with a `reset`. */
+  #delivered = false
 
-  constructor(readonly spec: ListenerSpec) {}
-
-  /** A write: delivered only if newer than what the listener has (revisions repeat around a snapshot). */
-  write(key: string, value: unknown, revision: number): void {
-    const last = this.seen.get(key)
-    if (last !== undefined && revision <= last) return
-    this.#value(key, value, revision)
+  constructor(spec: ListenerSpec) {
+    this.spec = spec
   }
 
-  /**
-   * A current value from a snapshot: a new listener's baseline (not news) or
-   * initial state, or a catch-up after a reset, where a watcher gets every
-   * value and an iterator only those whose revision changed.
-   */
-  snapshotValue(key: string, value: unknown, revision: number, resetting: boolean): void {
-    const last = this.seen.get(key)
-    this.touched?.add(key)
-    if (this.state === 'snapshot' && !this.spec.initial) {
-      this.seen.set(key, revision)
+  get path(): string {
+    return this.spec.path
+  }
+
+  get state(): ListenerState {
+    return this.#phase.name
+  }
+
+  /** Follows the stream's writes (maybe while rebuilding from a snapshot). */
+  get live(): boolean {
+    return this.#phase.name === 'live' || this.#phase.name === 'catching-up'
+  }
+
+  /** Live and not rebuilding: what it knows of its keys is current, a newcomer may copy it. */
+  get steady(): boolean {
+    return this.#phase.name === 'live'
+  }
+
+  /** The last revision it saw of `key`. */
+  revision(key: string): number | undefined {
+    return this.#seen.get(key)
+  }
+
+  // --- transitions ------------------------------------------------------------
+
+  /** Its snapshot starts, or starts over (a stream cut it short, a new tab leads). */
+  startSnapshot(): void {
+    if (this.#phase.name !== 'waiting' && this.#phase.name !== 'snapshot') return
+    // A watcher that got part of an earlier snapshot must start from scratch.
+    if (this.#delivered && this.spec.fullResync) this.#owed = 'reset'
+    this.#phase = { name: 'snapshot', touched: new Set() }
+  }
+
+  /** Joins a path already live: follows it from here, knowing what `sibling` knows. */
+  adopt(sibling: Listener): void {
+    if (this.#phase.name !== 'waiting') return
+    this.#phase = { name: 'live' }
+    this.#seen = new Map(sibling.#seen)
+    // Its `ready` goes first, unless a `reset` or a `ready` (or a value, which pays it) comes before.
+    this.#owed = 'ready'
+    queueMicrotask(() => {
+      if (this.#owed === 'ready' && this.live) {
+        this.#owed = null
+        this.#emit({ type: 'ready' })
+      }
+    })
+  }
+
+  /** The stream could not resume: compare a fresh snapshot with what it saw, without telling the watcher. */
+  catchUp(): void {
+    if (this.#phase.name === 'live') this.#phase = { name: 'catching-up', touched: new Set(), reset: false }
+  }
+
+  /** What happened meanwhile is unknown (a server `reset`, a new leading tab): say so, then rebuild. */
+  reset(): void {
+    if (!this.live) return
+    this.#owed = null
+    this.#phase = { name: 'catching-up', touched: new Set(), reset: true }
+    this.#emit({ type: 'reset' })
+  }
+
+  /** The snapshot is complete: the keys it did not mention no longer exist. */
+  ready(): void {
+    const phase = this.#phase
+    if (phase.name !== 'snapshot' && phase.name !== 'catching-up') return
+    for (const key of this.#seen.keys()) if (!phase.touched.has(key)) this.#seen.delete(key)
+    this.#phase = { name: 'live' }
+    if (phase.name === 'snapshot' || phase.reset) this.#send({ type: 'ready' })
+  }
+
+  /** Its stream stopped: an unfinished snapshot is asked for again by the next one, a catch-up is dropped. */
+  streamLost(): void {
+    if (this.#phase.name === 'snapshot') this.#phase = { name: 'waiting' }
+    else if (this.#phase.name === 'catching-up') this.#phase = { name: 'live' }
+  }
+
+  /** Unsubscribed; returns false when it already was. */
+  close(): boolean {
+    if (this.#phase.name === 'gone') return false
+    this.#phase = { name: 'gone' }
+    return true
+  }
+
+  /** The client closed. */
+  end(): void {
+    if (this.close()) this.spec.end?.()
+  }
+
+  /** The subscription is over: `error` is the last event it gets (anything owed is dropped). */
+  fail(error: AtomKVError): void {
+    this.close()
+    this.#owed = null
+    this.#emit({ type: 'error', error })
+  }
+
+  // --- deliveries -------------------------------------------------------------
+
+  /** A value of the stream it is on, taken as its phase says: a write, or a snapshot's value. */
+  receive(key: string, value: unknown, revision: number): void {
+    const phase = this.#phase
+    if (phase.name === 'live') return this.write(key, value, revision)
+    if (phase.name !== 'snapshot' && phase.name !== 'catching-up') return
+    phase.touched.add(key)
+    const last = this.#seen.get(key)
+    if (phase.name === 'snapshot' && !this.spec.initial) {
+      this.#seen.set(key, revision) // a baseline, not news
       return
     }
-    const everything = this.spec.fullResync && (this.state === 'snapshot' || resetting)
-    if (everything || last !== revision) this.#value(key, value, revision)
+    // A watcher rebuilds from every value; an iterator needs only those that changed.
+    const everything = this.spec.fullResync && (phase.name === 'snapshot' || phase.reset)
+    if (everything || last !== revision) this.#deliver(key, value, revision)
   }
 
-  /** The snapshot phase is over: forget the keys it did not mention. */
-  endSnapshot(): void {
-    if (!this.touched) return
-    for (const key of this.seen.keys()) if (!this.touched.has(key)) this.seen.delete(key)
-    this.touched = null
+  /** A write: delivered only if newer than what it saw (revisions repeat around a snapshot). */
+  write(key: string, value: unknown, revision: number): void {
+    if (!this.live) return
+    const last = this.#seen.get(key)
+    if (last !== undefined && revision <= last) return
+    this.#deliver(key, value, revision)
   }
 
-  /** Sends an event, after any `reset`/`ready` owed; a throwing listener harms no one else. */
-  send(event: WatchEvent): void {
-    if (this.owed && event.type !== 'error') {
-      const owed = this.owed
-      this.owed = null
-      if (!(owed === 'ready' && event.type === 'ready')) this.send({ type: owed })
-    }
+  #deliver(key: string, value: unknown, revision: number): void {
+    this.#seen.set(key, revision)
+    this.#delivered = true
+    this.#send({ type: 'value', key, value, revision })
+  }
+
+  /** Sends an event after any `reset`/`ready` owed. */
+  #send(event: WatchEvent): void {
+    const owed = this.#owed
+    this.#owed = null
+    if (owed && !(owed === 'ready' && event.type === 'ready')) this.#emit({ type: owed })
+    this.#emit(event)
+  }
+
+  /** A throwing listener harms no one else: its error is reported on its own. */
+  #emit(event: WatchEvent): void {
     try {
       this.spec.emit(event)
     } catch (error) {
@@ -81,19 +204,5 @@ export class Listener {
         throw error
       })
     }
-  }
-
-  /** Sends the `ready` owed to a listener that joined a live path, unless something already carried it. */
-  payOwedReady(): void {
-    if (this.owed === 'ready' && this.state === 'live') {
-      this.owed = null
-      this.send({ type: 'ready' })
-    }
-  }
-
-  #value(key: string, value: unknown, revision: number): void {
-    this.seen.set(key, revision)
-    this.delivered = true
-    this.send({ type: 'value', key, value, revision })
   }
 }

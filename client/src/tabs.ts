@@ -232,7 +232,7 @@ export class TabShare {
   #drop(proxy: Proxy): void {
     if (this.#proxies.get(proxy.id) !== proxy) return
     this.#proxies.delete(proxy.id)
-    proxy.listener.state = 'gone'
+    proxy.listener.close()
     if (proxy.detach) {
       proxy.detach()
       proxy.detach = null
@@ -391,8 +391,6 @@ export class TabShare {
  */
 class Proxy {
   readonly listener: Listener
-  /** Between a `reset` from the leader and its `ready`. */
-  #resetting = false
   /** The removal from our own connection, while leading. */
   detach: (() => void) | null = null
 
@@ -402,23 +400,13 @@ class Proxy {
     readonly remove: () => void,
   ) {
     this.listener = new Listener(spec)
-    this.listener.state = 'snapshot'
   }
 
   /** Subscribed (again, when the leader changed): the leader's snapshot comes first. */
   resync(): void {
-    const listener = this.listener
-    listener.touched = new Set()
-    this.#resetting = false
-    if (listener.state === 'snapshot') {
-      // A snapshot cut short and started over: a watcher that got part of it must start from scratch.
-      if (listener.delivered && this.spec.fullResync) listener.owed = 'reset'
-    } else if (listener.state === 'live') {
-      // What was written while no tab led is unknown, and a key may be gone: a reset, as after a server's.
-      this.#resetting = true
-      listener.owed = null
-      listener.send({ type: 'reset' })
-    }
+    // What was written while no tab led is unknown, and a key may be gone: a reset, as after a server's.
+    if (this.listener.live) this.listener.reset()
+    else this.listener.startSnapshot()
   }
 
   receive(event: WatchEvent): void {
@@ -426,34 +414,22 @@ class Proxy {
     if (listener.state === 'gone') return
     switch (event.type) {
       case 'value':
-        if (listener.state === 'live' && !listener.touched) return listener.write(event.key, event.value, event.revision)
-        return listener.snapshotValue(event.key, event.value, event.revision, this.#resetting)
+        return listener.receive(event.key, event.value, event.revision)
       case 'reset':
-        listener.touched = new Set()
-        listener.owed = null
-        this.#resetting = true
-        if (listener.state === 'live') listener.send({ type: 'reset' })
-        return
-      case 'ready': {
-        const first = listener.state === 'snapshot'
-        listener.state = 'live'
-        listener.endSnapshot()
-        if (first || this.#resetting) listener.send({ type: 'ready' })
-        this.#resetting = false
-        return
-      }
+        return listener.reset()
+      case 'ready':
+        return listener.ready()
       case 'error':
         this.remove()
-        return listener.send(event)
+        return listener.fail(event.error)
     }
   }
 
   /** The client closed. */
   end(): void {
-    this.listener.state = 'gone'
     this.detach?.()
     this.detach = null
-    this.spec.end?.()
+    this.listener.end()
   }
 }
 
