@@ -6,6 +6,8 @@
 //    `ready` without an id from a `ready` with an empty one;
 //  - a block with an `event` or `id` field but no `data` is still dispatched
 //    (`event:ready` need not carry data).
+// A valid `retry:` field is reported as it is read (`onRetry`), as the spec
+// has it set the stream's reconnection time: it belongs to no event.
 // One event may not grow past `maxEventSize`; a stream that tries is cut.
 
 /** One dispatched event. `data` lines are joined with `\n`. */
@@ -15,8 +17,6 @@ export interface SseEvent {
   data: string
   /** The `id` field of this event; `undefined` when it had none, `''` when it was empty. */
   id: string | undefined
-  /** The `retry` field, when the event carried a valid one. */
-  retry: number | undefined
 }
 
 /** A single event passed the parser's size bound. */
@@ -27,6 +27,8 @@ export class SseTooLargeError extends Error {
 export interface SseParserOptions {
   /** Largest event (its fields plus the line being read), in UTF-16 code units. Default 8 Mi. */
   maxEventSize?: number
+  /** A `retry:` field with a valid value: the server's reconnection delay, in ms. */
+  onRetry?(ms: number): void
 }
 
 export const DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
@@ -34,6 +36,7 @@ export const DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 export class SseParser {
   readonly #onEvent: (event: SseEvent) => void
   readonly #maxEventSize: number
+  readonly #onRetry: ((ms: number) => void) | undefined
   readonly #decoder = new TextDecoder('utf-8') // strips a leading BOM, as the spec asks
   #line = '' // the unterminated line so far
   #skipLineFeed = false // the last chunk ended with `\r`: a leading `\n` belongs to it
@@ -41,12 +44,12 @@ export class SseParser {
   #dataSize = 0
   #type = ''
   #id: string | undefined = undefined
-  #retry: number | undefined = undefined
   #hasField = false
 
   constructor(onEvent: (event: SseEvent) => void, options: SseParserOptions = {}) {
     this.#onEvent = onEvent
     this.#maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
+    this.#onRetry = options.onRetry
   }
 
   /** Feeds bytes; dispatches every event they complete. Throws `SseTooLargeError` past the bound. */
@@ -111,7 +114,7 @@ export class SseParser {
         }
         break
       case 'retry':
-        if (/^\d+$/.test(value)) this.#retry = Number(value)
+        if (/^\d+$/.test(value)) this.#onRetry?.(Number(value))
         break
       // any other field is ignored, per the spec
     }
@@ -123,7 +126,6 @@ export class SseParser {
         type: this.#type || 'message',
         data: this.#data.join('\n'),
         id: this.#id,
-        retry: this.#retry,
       }
       this.#clearEvent()
       this.#onEvent(event)
@@ -137,7 +139,6 @@ export class SseParser {
     this.#dataSize = 0
     this.#type = ''
     this.#id = undefined
-    this.#retry = undefined
     this.#hasField = false
   }
 

@@ -3,10 +3,10 @@ import { readEventStream, SseParser, SseTooLargeError, type SseEvent } from '../
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
-/** Parses `chunks` fed one by one. */
-function parse(chunks: (string | Uint8Array)[], maxEventSize?: number): SseEvent[] {
+/** Parses `chunks` fed one by one; `retries` gets the `retry:` values read. */
+function parse(chunks: (string | Uint8Array)[], maxEventSize?: number, retries: number[] = []): SseEvent[] {
   const events: SseEvent[] = []
-  const parser = new SseParser((event) => events.push(event), { maxEventSize })
+  const parser = new SseParser((event) => events.push(event), { maxEventSize, onRetry: (ms) => retries.push(ms) })
   for (const chunk of chunks) parser.push(typeof chunk === 'string' ? bytes(chunk) : chunk)
   parser.end()
   return events
@@ -22,17 +22,17 @@ describe('SSE parser', () => {
   it('reads id, event and data; joins data lines; skips comments', () => {
     const events = parse([':hello\n\nid:/a:1\ndata:{"x":\ndata: 1}\n\nevent:ready\nid:\ndata:{}\n\n'])
     expect(events).toEqual([
-      { type: 'message', id: '/a:1', data: '{"x":\n1}', retry: undefined },
-      { type: 'ready', id: '', data: '{}', retry: undefined },
+      { type: 'message', id: '/a:1', data: '{"x":\n1}' },
+      { type: 'ready', id: '', data: '{}' },
     ])
   })
 
   it('accepts \\n, \\r\\n and \\r line ends, also when cut between \\r and \\n', () => {
     const text = 'id:/a:1\r\ndata:1\r\n\r\nid:/a:2\rdata:2\r\rdata:3\n\n'
     const expected = [
-      { type: 'message', id: '/a:1', data: '1', retry: undefined },
-      { type: 'message', id: '/a:2', data: '2', retry: undefined },
-      { type: 'message', id: undefined, data: '3', retry: undefined },
+      { type: 'message', id: '/a:1', data: '1' },
+      { type: 'message', id: '/a:2', data: '2' },
+      { type: 'message', id: undefined, data: '3' },
     ]
     for (const chunks of splits(text)) expect(parse(chunks)).toEqual(expected)
   })
@@ -40,15 +40,23 @@ describe('SSE parser', () => {
   it('decodes UTF-8 cut anywhere across chunks', () => {
     const text = 'id:/users/zoë/日本:3\ndata:"🎉 zoë"\n\n'
     for (const chunks of splits(text)) {
-      expect(parse(chunks)).toEqual([{ type: 'message', id: '/users/zoë/日本:3', data: '"🎉 zoë"', retry: undefined }])
+      expect(parse(chunks)).toEqual([{ type: 'message', id: '/users/zoë/日本:3', data: '"🎉 zoë"' }])
     }
     // one byte at a time
     expect(parse([...bytes(text)].map((b) => new Uint8Array([b])))[0]?.data).toBe('"🎉 zoë"')
   })
 
   it('follows the field rules: one leading space stripped, no colon means an empty value, unknown fields ignored', () => {
-    const events = parse(['data:  two spaces\nfoo:bar\ndata\nretry:1500\nretry:x\n\n'])
-    expect(events).toEqual([{ type: 'message', id: undefined, data: ' two spaces\n', retry: 1500 }])
+    const retries: number[] = []
+    const events = parse(['data:  two spaces\nfoo:bar\ndata\nretry:1500\nretry:x\nretry:-1\n\n'], undefined, retries)
+    expect(events).toEqual([{ type: 'message', id: undefined, data: ' two spaces\n' }])
+    expect(retries).toEqual([1500])
+  })
+
+  it('reports retry: as it is read, also in a block that dispatches no event', () => {
+    const retries: number[] = []
+    expect(parse(['retry:3000\n\n:comment\nretry: 250\n\n'], undefined, retries)).toEqual([])
+    expect(retries).toEqual([3000, 250])
   })
 
   it('reports the id per event (not the sticky last id) and an event without data', () => {
@@ -62,7 +70,7 @@ describe('SSE parser', () => {
 
   it('ignores an id holding NUL, strips a BOM, and drops an unterminated event at the end', () => {
     expect(parse(['\uFEFFid:a\0b\ndata:1\n\ndata:cut'])).toEqual([
-      { type: 'message', id: undefined, data: '1', retry: undefined },
+      { type: 'message', id: undefined, data: '1' },
     ])
   })
 
