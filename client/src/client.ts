@@ -4,7 +4,7 @@
 import type { BackoffOptions } from './backoff.js'
 import { withCache, type AtomKVCache } from './cache/cache.js'
 import type { CacheOptions } from './cache/types.js'
-import { Connection, type StreamRequest } from './connection.js'
+import { Connection, type StreamRequest } from './connection/connection.js'
 import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
 import { checkPath, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'

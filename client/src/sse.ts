@@ -159,28 +159,41 @@ function nextLineEnd(text: string, from: number): number {
   return -1
 }
 
+export interface ReadOptions extends SseParserOptions {
+  /** Bytes arrived. */
+  onChunk?(): void
+  /** Stops reading (the body is cancelled), whether or not the body itself heeds the signal. */
+  signal?: AbortSignal
+}
+
 /**
  * Reads a fetch body to its end through a parser. Resolves when the server ends
- * the stream; rejects on a read error, an abort or an oversized event (and then
- * cancels the body, so the connection is released).
+ * the stream or `signal` stops it; rejects on a read error or an oversized
+ * event (and then cancels the body, so the connection is released).
  */
 export async function readEventStream(
   body: ReadableStream<Uint8Array>,
   onEvent: (event: SseEvent) => void,
-  options: SseParserOptions & { onChunk?: () => void } = {},
+  options: ReadOptions = {},
 ): Promise<void> {
   const parser = new SseParser(onEvent, options)
   const reader = body.getReader()
+  const cancel = () => void reader.cancel().catch(() => {})
+  const { signal } = options
+  if (signal?.aborted) cancel()
+  signal?.addEventListener('abort', cancel, { once: true })
   try {
     for (;;) {
       const { done, value } = await reader.read()
-      if (done) break
+      if (done || signal?.aborted) break
       options.onChunk?.()
       parser.push(value)
     }
     parser.end()
   } catch (error) {
-    reader.cancel().catch(() => {})
+    cancel()
     throw error
+  } finally {
+    signal?.removeEventListener('abort', cancel)
   }
 }

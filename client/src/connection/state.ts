@@ -1,0 +1,72 @@
+// The states of a connection, and its public status, derived from them here
+// and nowhere else. Connection.#enter makes every transition:
+//
+//   idle ──a listener──▶ connecting ──the answer──▶ open
+//                         ▲   │  ▲                   │
+//                         │   │  └─paths changed─────┤ (the old stream abandoned, or handed over)
+//                   retry │   │ failure              │ failure, silence
+//                         │   ▼                      │
+//                        backoff ◀───────────────────┘
+//
+//   connecting, open ──a refusal (400/404; an event too large, twice)──▶ connecting (its listeners fail)
+//   any ──no listener left──▶ idle          any ──close()──▶ closed (for good)
+
+import type { ConnectionStatus } from '../types.js'
+import type { Timer } from '../scheduler.js'
+import type { Stream } from './stream.js'
+
+/**
+ * Why a stream is being opened, which is what its status shows meanwhile:
+ * `first` since idle (`connecting`), `retry` after a failure
+ * (`reconnecting`), `change` of the paths while a stream was open (`open`:
+ * nothing was lost, and a handover still reads the old stream). A reopen
+ * while connecting keeps the cause it had.
+ */
+export type OpenCause = 'first' | 'retry' | 'change'
+
+export type ConnectionState =
+  /** Nothing subscribed: no stream. */
+  | { readonly name: 'idle' }
+  /** A stream requested, its answer not yet come. */
+  | { readonly name: 'connecting'; readonly stream: Stream; readonly cause: OpenCause }
+  /** The stream answered: its events are read. */
+  | { readonly name: 'open'; readonly stream: Stream }
+  /** A stream failed: the next opens when `timer` fires, or at once on `wake()`. */
+  | { readonly name: 'backoff'; readonly timer: Timer }
+  /** `close()`d, for good. */
+  | { readonly name: 'closed' }
+
+const CONNECTING_STATUS = { first: 'connecting', retry: 'reconnecting', change: 'open' } as const
+
+export function statusOf(state: ConnectionState): ConnectionStatus {
+  switch (state.name) {
+    case 'idle':
+    case 'closed':
+      return 'closed'
+    case 'connecting':
+      return CONNECTING_STATUS[state.cause]
+    case 'open':
+      return 'open'
+    case 'backoff':
+      return 'reconnecting'
+  }
+}
+
+/** The stream a state reads, if any. */
+export function streamOf(state: ConnectionState): Stream | null {
+  return state.name === 'connecting' || state.name === 'open' ? state.stream : null
+}
+
+/** Why a stream opened from `state` opens. */
+export function causeOf(state: ConnectionState): OpenCause {
+  switch (state.name) {
+    case 'connecting':
+      return state.cause
+    case 'open':
+      return 'change'
+    case 'backoff':
+      return 'retry'
+    default:
+      return 'first'
+  }
+}
