@@ -61,6 +61,25 @@ describe('reconnection', () => {
     expect(await take(sub, 1)).toEqual([['/busy', 1, 0]])
   })
 
+  it('retries a 200 answer that is not an event stream (a proxy\'s page), never reading it as events', async () => {
+    const server = await startServer()
+    let pages = 2
+    // A page whose text happens to parse as a stream: ready, then a write of the watched key.
+    const page = 'event:ready\nid:\n\nid:/proxied:7\ndata:"from the page"\n\n'
+    const gate = gatedFetch(async (input, init) => {
+      if (!String(input).includes('/.stream') || pages-- <= 0) return fetch(input, init)
+      return new Response(page, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } })
+    })
+    const kv = startClient(server.url, { fetch: gate.fetch })
+    const watched = recorder()
+    kv.watch('/proxied', watched.listener)
+    await waitFor(() => watched.types().includes('ready'), 'the real stream')
+    expect(gate.streamRequests).toHaveLength(3)
+    await kv.set('/proxied', 'real')
+    await waitFor(() => watched.state.size === 1, 'the write')
+    expect(watched.types()).toEqual(['ready', '/proxied:0'])
+  })
+
   it('replaces a stream that stays silent past idleTimeoutMs, losing nothing', async () => {
     const server = await startServer({ heartbeatMs: 0 })
     const gate = gatedFetch()

@@ -174,7 +174,10 @@ export class Stream {
   }
 }
 
-/** The body of an answer that is an event stream; throws for any other. */
+/**
+ * The body of an answer that is an event stream; throws for any other (a
+ * proxy's error page, a captive portal's login form: retried, never parsed).
+ */
 function eventStreamBody(response: Response): ReadableStream<Uint8Array> {
   const problem = answerProblem(response)
   if (problem === undefined) return response.body!
@@ -184,6 +187,8 @@ function eventStreamBody(response: Response): ReadableStream<Uint8Array> {
 
 function answerProblem(response: Response): string | undefined {
   if (!response.ok) return `answered ${response.status}`
+  const type = response.headers.get('content-type')?.split(';')[0]!.trim().toLowerCase()
+  if (type !== 'text/event-stream') return `answered ${type ? `"${type}"` : 'no content-type'}, not text/event-stream`
   if (!response.body) return 'answered without a body'
   return undefined
 }
