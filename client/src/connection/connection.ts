@@ -73,6 +73,7 @@ export class Connection {
     const handlers: StreamHandlers = {
       opened: (stream, headers) => this.#opened(stream, headers),
       event: (stream, event) => this.#onEvent(stream, event),
+      retryHint: (ms) => this.#retry.hint(ms),
       refused: (stream, error) => this.#refused(stream, error),
       ended: (stream, error) => this.#ended(stream, error),
     }

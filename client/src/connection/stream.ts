@@ -37,6 +37,8 @@ export interface StreamHandlers {
   /** The server answered with an event stream. */
   opened(stream: Stream, headers: Headers): void
   event(stream: Stream, event: SseEvent): void
+  /** The server's `retry:` field, in ms. */
+  retryHint(ms: number): void
   /** A `400` or `404`: the server refuses this request as such, and would again. */
   refused(stream: Stream, error: AtomKVError): void
   /** Any other end: no answer, an answer that is no event stream, the server ending it, an event too large, silence. */
@@ -138,6 +140,9 @@ export class Stream {
         maxEventSize,
         signal,
         onChunk: () => (this.#lastActivity = scheduler.now()),
+        onRetry: (ms) => {
+          if (!this.#finished) handlers.retryHint(ms)
+        },
       })
       throw new Error('the server ended the stream')
     } catch (error) {
