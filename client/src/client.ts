@@ -36,9 +36,9 @@ export interface ClientOptions {
     minDelayMs?: number
     /** Cap of the reconnection delay (delays double up to it, with full jitter). Default 10 s. */
     maxDelayMs?: number
-    /** A stream that brings nothing (not even the server's keep-alive comment) for this long is replaced. Default 45 s; 0 never. */
-    idleTimeoutMs?: number
   }
+  /** A stream that brings nothing (not even the server's keep-alive comment) for this long is replaced. Default 45 s; 0 never. */
+  idleTimeoutMs?: number
   /** Largest single event accepted from a stream, in characters; a larger one drops the connection. Default 8 Mi. */
   maxEventSize?: number
   /**
@@ -87,7 +87,8 @@ export interface AtomKVClient {
  */
 export const MAX_SUBSCRIPTION_QUERY = 12_000
 
-const DEFAULT_RETRY = { minDelayMs: 250, maxDelayMs: 10_000, idleTimeoutMs: 45_000 }
+const DEFAULT_RETRY: BackoffOptions = { minDelayMs: 250, maxDelayMs: 10_000 }
+const DEFAULT_IDLE_TIMEOUT_MS = 45_000
 
 export function createClient(options: ClientOptions): AtomKVClient {
   return createClientIn(options, options.shareAcrossTabs ? browserTabEnvironment() : null)
@@ -100,8 +101,8 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
   const maxQueue = options.maxQueue ?? 10_000
   if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new RangeError(`maxQueue must be a positive integer, not ${maxQueue}`)
   const multiplex = options.multiplex ?? true
-  const { idleTimeoutMs, ...backoff } = { ...DEFAULT_RETRY, ...options.retry }
-  const retry: BackoffOptions = backoff
+  const retry: BackoffOptions = { ...DEFAULT_RETRY, ...options.retry }
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const maxEventSize = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
 
   let closed = false

@@ -83,7 +83,7 @@ describe('reconnection', () => {
   it('replaces a stream that stays silent past idleTimeoutMs, losing nothing', async () => {
     const server = await startServer({ heartbeatMs: 0 })
     const gate = gatedFetch()
-    const kv = startClient(server.url, { fetch: gate.fetch, retry: { minDelayMs: 10, maxDelayMs: 50, idleTimeoutMs: 150 } })
+    const kv = startClient(server.url, { fetch: gate.fetch, retry: { minDelayMs: 10, maxDelayMs: 50 }, idleTimeoutMs: 150 })
     const sub = kv.subscribe<number>('/idle')
     await sub.ready
     await waitFor(() => gate.streamRequests.length >= 3, 'two replacements')
