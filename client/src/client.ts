@@ -12,7 +12,8 @@ import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, HEADER, QUERY, STREAM_PATH } from './protocol/index.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
 import { SubscriptionIterator } from './subscription.js'
-import { browserTabEnvironment, TabShare, type TabEnvironment } from './tabs.js'
+import { clientStatus, combinedStatus } from './status.js'
+import { browserTabEnvironment, TabShare, type TabEnvironment } from './tabs/share.js'
 import type {
   ConnectionStatus,
   SubscribeOptions,
@@ -109,9 +110,9 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
   let status: ConnectionStatus = 'closed'
   const statusListeners = new Set<(status: ConnectionStatus) => void>()
   const updateStatus = () => {
-    const own = combinedStatus(connections.values())
+    const own = combinedStatus([...connections.values()].map((connection) => connection.status))
     share?.setConnectionStatus(own)
-    const next = closed ? 'closed' : share ? share.status : own
+    const next = clientStatus(closed, own, share?.view ?? null)
     if (next === status) return
     status = next
     for (const listener of [...statusListeners]) {
@@ -240,16 +241,6 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
 function baseUrl(url: string): string {
   const parsed = new URL(url, typeof location === 'undefined' ? undefined : location.href)
   return parsed.origin + parsed.pathname.replace(/\/+$/, '')
-}
-
-/** The worst status wins: one stream reconnecting makes the client reconnecting. */
-function combinedStatus(connections: Iterable<Connection>): ConnectionStatus {
-  let combined: ConnectionStatus = 'closed'
-  for (const { status } of connections) {
-    if (status === 'reconnecting') return 'reconnecting'
-    if (status === 'connecting' || (status === 'open' && combined === 'closed')) combined = status
-  }
-  return combined
 }
 
 /** A connection's limits; `maxPaths` becomes the server's own once a stream answers. */

@@ -198,12 +198,29 @@ describe('shareAcrossTabs', () => {
     const thirds = recorder()
     third.client.watch('/late', thirds.listener)
     await waitFor(() => third.client.status === 'open', 'the third tab follows')
+    // The tabs' channel: a hello gets the leader's answer.
+    const channel = new BroadcastChannel('atomkv/2:' + server.url)
+    const heard: { type?: string }[] = []
+    channel.onmessage = (event) => heard.push(event.data)
+    channel.postMessage({ type: 'hello', from: 'a test' })
+    await waitFor(() => heard.some((message) => message.type === 'leader'), "the leader's answer")
     // A status message of an earlier leader, delivered after the new leader's (channels order only per sender).
-    const channel = new BroadcastChannel('atomkv/1:' + server.url)
-    channel.postMessage({ t: 'leader', from: 'gone', since: 0, status: 'open' })
+    channel.postMessage({ type: 'leader', from: 'gone', since: 0, status: 'open' })
     channel.close()
     await second.client.set('/late', 'still here')
     await waitFor(() => thirds.state.get('/late')?.[0] === 'still here', 'the write through the real leader')
+  })
+
+  it('names its channel and locks atomkv/2:<url>, the version of the messages tabs exchange', async () => {
+    const server = await startServer()
+    const browser = new Browser()
+    const tabs = [openTab(browser, server.url), openTab(browser, server.url)]
+    for (const t of tabs) t.client.watch('/named', () => {})
+    await waitFor(() => tabs.every((t) => t.client.status === 'open'), 'both tabs open')
+    const held = browser.held()
+    expect(held).toContain(`atomkv/2:${server.url}`) // the leader's
+    expect(held.filter((name) => name.startsWith(`atomkv/2:${server.url}#`))).toHaveLength(2) // each tab's own
+    expect(held).toHaveLength(3)
   })
 
   it('drops the watches of a follower whose tab vanished', async () => {

@@ -5,7 +5,7 @@
 // its holder, a waiting request can be aborted, and a tab that vanishes
 // lets go of what it held. The real browser runs the e2e tests.
 
-import type { TabEnvironment } from '../src/tabs.js'
+import type { TabEnvironment } from '../src/tabs/environment.js'
 
 interface Request {
   tab: Tab

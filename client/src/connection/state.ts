@@ -1,5 +1,5 @@
-// The states of a connection, and its public status, derived from them here
-// and nowhere else. Connection.#enter makes every transition:
+// The states of a connection. Connection.#enter makes every transition; the
+// public status is derived from the state by statusOf() (status.ts):
 //
 //   idle ──a listener──▶ connecting ──the answer──▶ open
 //                         ▲   │  ▲                   │
@@ -11,7 +11,6 @@
 //   connecting, open ──a refusal (400/404; an event too large, twice)──▶ connecting (its listeners fail)
 //   any ──no listener left──▶ idle          any ──close()──▶ closed (for good)
 
-import type { ConnectionStatus } from '../types.js'
 import type { Timer } from '../scheduler.js'
 import type { Stream } from './stream.js'
 
@@ -35,22 +34,6 @@ export type ConnectionState =
   | { readonly name: 'backoff'; readonly timer: Timer }
   /** `close()`d, for good. */
   | { readonly name: 'closed' }
-
-const CONNECTING_STATUS = { first: 'connecting', retry: 'reconnecting', change: 'open' } as const
-
-export function statusOf(state: ConnectionState): ConnectionStatus {
-  switch (state.name) {
-    case 'idle':
-    case 'closed':
-      return 'closed'
-    case 'connecting':
-      return CONNECTING_STATUS[state.cause]
-    case 'open':
-      return 'open'
-    case 'backoff':
-      return 'reconnecting'
-  }
-}
 
 /** The stream a state reads, if any. */
 export function streamOf(state: ConnectionState): Stream | null {
