@@ -146,24 +146,9 @@ export class Connection {
     } else if (previous) {
       this.#abandon(previous) // now: the listeners it leaves are waiting again when the request is built
     }
-    const resumed = this.#position !== null
-    if (!resumed) this.#handover?.restart()
-    const sub: string[] = []
-    const init: string[] = []
-    for (const path of this.#members.paths()) {
-      // Without a position there is nothing to resume from: every path starts with a snapshot.
-      let snapshot = !resumed
-      for (const listener of this.#members.of(path)) {
-        if (!listener.live) {
-          listener.startSnapshot()
-          snapshot = true
-        } else if (!resumed && !this.#handover) {
-          listener.catchUp() // unless the old stream of a handover still brings it every write
-        }
-      }
-      ;(snapshot ? init : sub).push(path)
-    }
     const position = this.#position
+    if (!position) this.#handover?.restart()
+    const { sub, init } = this.#members.prepare(position !== null, this.#handover !== null)
     const request = { sub, init, lastEventId: position?.id ?? null, instance: position?.instance ?? null, session: this.#session }
     const stream = new Stream(request, this.#streamSettings)
     this.#enter({ name: 'connecting', stream, cause: causeOf(this.#state) })

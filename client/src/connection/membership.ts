@@ -31,10 +31,6 @@ export class Membership {
     return this.#paths.size
   }
 
-  paths(): IterableIterator<string> {
-    return this.#paths.keys()
-  }
-
   /** A new listener. Throws `too-many-subscriptions` when its path is new and the stream cannot take it. */
   add(spec: ListenerSpec): Listener {
     let listeners = this.#paths.get(spec.path)
@@ -89,6 +85,31 @@ export class Membership {
   sibling(listener: Listener): Listener | undefined {
     for (const other of this.of(listener.path)) if (other !== listener && other.steady) return other
     return undefined
+  }
+
+  /**
+   * Readies the listeners for a new stream, and splits the paths into those
+   * that need a snapshot (`init`) and the others (`sub`). A listener not on a
+   * stream starts its snapshot. A stream that cannot resume needs a snapshot
+   * of every path, and its live listeners catch up from it, unless
+   * `handedOver` (the old stream still brings them every write).
+   */
+  prepare(resumed: boolean, handedOver: boolean): { sub: string[]; init: string[] } {
+    const sub: string[] = []
+    const init: string[] = []
+    for (const [path, listeners] of this.#paths) {
+      let snapshot = !resumed
+      for (const listener of listeners) {
+        if (!listener.live) {
+          listener.startSnapshot()
+          snapshot = true
+        } else if (!resumed && !handedOver) {
+          listener.catchUp()
+        }
+      }
+      ;(snapshot ? init : sub).push(path)
+    }
+    return { sub, init }
   }
 
   /** Whether `paths` are exactly the paths listened to. */
