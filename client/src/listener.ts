@@ -6,13 +6,13 @@
 // copies what a sibling knows). Around a snapshot the server repeats
 // revisions; comparing with that memory is what drops the repeats.
 //
-//   waiting ──startSnapshot──▶ snapshot ──ready──▶ live ◀──adopt── waiting
-//      ▲                          │                 │ ▲
-//      └────────streamLost────────┘      reset/catchUp ready/streamLost
-//                                                   ▼ │
-//                                               catching-up
+// Its phases, and what moves it between them (each written once, below):
 //
-// and any state ──close/end/fail──▶ gone.
+//   waiting      ─startSnapshot→ snapshot      ─adopt→ live (knowing what a sibling knows)
+//   snapshot     ─ready→ live                  ─streamLost→ waiting    ─startSnapshot→ snapshot (over again)
+//   live         ─reset, catchUp→ catching-up
+//   catching-up  ─ready, streamLost→ live      ─reset→ catching-up (told again)
+//   any          ─close, end, fail→ gone
 
 import type { AtomKVError } from './errors.js'
 import type { WatchEvent } from './types.js'

@@ -82,7 +82,7 @@ describe('one connection per client', () => {
   }
 
   it('loses no write in a handover whose new stream reads its snapshot late', async () => {
-    // No backlog: nothing to resume from, so each reopen hands over (see connection.ts).
+    // No backlog: nothing to resume from, so each reopen hands over (see src/connection/handover.ts).
     const late = lateSnapshotStore(new MemoryStore())
     late.release()
     const server = await startServer({ store: late.store, backlog: { maxEvents: 0 } })

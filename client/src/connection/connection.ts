@@ -9,10 +9,10 @@
 // only writes after it subscribed, even though the replay reaches further
 // back).
 //
-// The parts: the states and the status (state.ts), who listens to what
-// (membership.ts), one request's life (stream.ts), where writes go
-// (routing.ts), a reopen that cannot resume (handover.ts), and the delay
-// before a retry (retry.ts).
+// The parts: the states (state.ts) and the status they show (status.ts),
+// who listens to what (membership.ts), one request's life (stream.ts), where
+// writes go (routing.ts), a reopen that cannot resume (handover.ts), and the
+// delay before a retry (retry.ts).
 
 import type { BackoffOptions } from '../backoff.js'
 import { AtomKVError } from '../errors.js'

@@ -1,15 +1,15 @@
-// The states of a connection. Connection.#enter makes every transition; the
-// public status is derived from the state by statusOf() (status.ts):
+// The states of a connection, and what moves it between them. Connection
+// makes every transition through #enter; the public status is derived from
+// the state by statusOf() (status.ts).
 //
-//   idle ──a listener──▶ connecting ──the answer──▶ open
-//                         ▲   │  ▲                   │
-//                         │   │  └─paths changed─────┤ (the old stream abandoned, or handed over)
-//                   retry │   │ failure              │ failure, silence
-//                         │   ▼                      │
-//                        backoff ◀───────────────────┘
+//   idle         ─a listener→ connecting (first)
+//   connecting   ─the answer→ open       ─a failure→ backoff         ─paths changed→ connecting (same cause)
+//   open         ─a failure, silence→ backoff                        ─paths changed→ connecting (change)
+//   backoff      ─its delay, wake()→ connecting (retry)
+//   connecting, open  ─a refusal (400/404; an event too large, twice)→ connecting (or idle), its listeners failed
+//   any          ─no listener left→ idle  ─close()→ closed, for good
 //
-//   connecting, open ──a refusal (400/404; an event too large, twice)──▶ connecting (its listeners fail)
-//   any ──no listener left──▶ idle          any ──close()──▶ closed (for good)
+// On `paths changed` the old stream is abandoned, or handed over (handover.ts).
 
 import type { Timer } from '../scheduler.js'
 import type { Stream } from './stream.js'
