@@ -103,10 +103,10 @@ describe('connection states', () => {
 
   describe('a reopen with no position hands over', () => {
     /** A live listener of /a on a stream with no position; /b added, so a second stream opens. */
-    async function handingOver() {
+    async function handingOver(then?: (event: WatchEvent) => void) {
       const scripted = scriptedConnection()
       const { clock, connection, streams } = scripted
-      const a = recorded('/a')
+      const a = recorded('/a', { then })
       const b = recorded('/b')
       connection.add(a.spec)
       await clock.advance(0)
@@ -150,6 +150,22 @@ describe('connection states', () => {
       await clock.advance(1)
       expect(a.types()).toEqual(['ready', '/a:0', '/a:1', '/a:2'])
       expect(streams[0]!.cancelled).toBe(true)
+    })
+
+    it('or when the new stream fails; a close() from a callback then stays closed', async () => {
+      let close = () => {}
+      const { clock, connection, streams, a } = await handingOver((event) => {
+        if (event.type === 'value' && event.revision === 2) close()
+      })
+      close = () => connection.close()
+      streams[1]!.end()
+      await settle()
+      expect(a.types()).toEqual(['ready', '/a:0', '/a:1', '/a:2'])
+      expect(connection.state).toBe('closed')
+      expect(streams.every((stream) => stream.cancelled)).toBe(true)
+      await clock.advance(60_000)
+      expect(streams).toHaveLength(2)
+      expect(clock.pending()).toEqual([])
     })
   })
 
@@ -248,6 +264,24 @@ describe('connection states', () => {
       expect(statuses).toEqual(['connecting', 'closed'])
     })
   }
+
+  it('stays closed when an error callback closes it during a refusal', async () => {
+    const { clock, connection, statuses, streams } = scriptedConnection()
+    const x = recorded('/x', { then: (event) => event.type === 'error' && connection.close() })
+    const y = recorded('/y')
+    connection.add(x.spec)
+    connection.add(y.spec)
+    await clock.advance(0)
+    streams[0]!.answer(400, 'no')
+    await settle()
+    expect(x.types()).toEqual(['error:http'])
+    expect(y.types()).toEqual([]) // ended by the close, not failed after it
+    expect(y.ended).toBe(true)
+    expect(connection.state).toBe('closed')
+    await clock.advance(60_000)
+    expect(streams).toHaveLength(1)
+    expect(statuses).toEqual(['connecting', 'closed'])
+  })
 
   it('a 200 that is no event stream (a proxy page) is retried with backoff, never read as events', async () => {
     const { clock, connection, statuses, streams } = scriptedConnection()

@@ -165,15 +165,24 @@ export function scriptedConnection(options: Partial<ConnectionOptions> = {}) {
   }
 }
 
-/** A listener that records what it gets: `watch()`'s kind by default, an iterator's with `fullResync: false`. */
-export function recorded(path: string, options: { initial?: boolean; fullResync?: boolean } = {}) {
+/**
+ * A listener that records what it gets: `watch()`'s kind by default, an
+ * iterator's with `fullResync: false`; `then` runs after each event.
+ */
+export function recorded(
+  path: string,
+  options: { initial?: boolean; fullResync?: boolean; then?: (event: WatchEvent) => void } = {},
+) {
   const events: WatchEvent[] = []
   let ended = false
   const spec: ListenerSpec = {
     path,
     initial: options.initial ?? false,
     fullResync: options.fullResync ?? true,
-    emit: (event) => events.push(event),
+    emit: (event) => {
+      events.push(event)
+      options.then?.(event)
+    },
     end: () => void (ended = true),
   }
   return {

@@ -126,10 +126,11 @@ export class Connection {
   /**
    * The one place the state changes. A stream the new state does not read is
    * abandoned (unless a handover reads it on), a backoff's timer is cleared,
-   * and the status is reported when it changed.
+   * and the status is reported when it changed. `closed` is final.
    */
   #enter(next: ConnectionState): void {
     const previous = this.#state
+    if (previous.name === 'closed') return
     if (previous.name === 'backoff') this.#scheduler.clearTimeout(previous.timer)
     const left = streamOf(previous)
     if (left && left !== streamOf(next) && left !== this.#handover?.source) this.#abandon(left)
@@ -140,6 +141,7 @@ export class Connection {
 
   /** Opens a stream for the paths listened to now, resuming from the last position. */
   #open(): void {
+    if (this.#state.name === 'closed') return // a listener's callback closed the client
     const previous = streamOf(this.#state)
     if (previous && this.#canHandOver(previous)) {
       this.#handover = new Handover(previous, this.#members, this.#scheduler, () => this.#endHandover())
@@ -187,6 +189,7 @@ export class Connection {
     }
     // A handover waiting on this stream ends as if its time were up: the old stream is no longer needed.
     if (this.#handover?.draining) this.#endHandover()
+    if (stream !== streamOf(this.#state)) return // a listener's callback closed the client
     // Whatever else broke, the cure is the same: reconnect and resume.
     const openedAt = stream.openedAt
     const delay = this.#retry.next(openedAt === null ? null : this.#scheduler.now() - openedAt)
@@ -199,6 +202,7 @@ export class Connection {
     this.#abandon(stream)
     this.#dropHandover()
     for (const listener of [...this.#members.all()]) {
+      if (this.#state.name === 'closed') return // a listener's callback closed the client
       if (!stream.paths.has(listener.path)) continue // added since: its own request will tell
       this.#detach(listener)
       listener.fail(error)
