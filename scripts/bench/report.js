@@ -1,0 +1,117 @@
+// The figures each workload reports, and their rendering: a plain table for
+// the terminal and a Markdown page for RESULTS.md. Ratios sit beside the
+// absolute figures because on this shared machine the ratios are what holds.
+
+/** [field, label, decimals, { ratio: false } when ours/baseline means nothing]; booleans render yes/NO. */
+const HTTP = [
+  ['rps', 'requests/s', 0],
+  ['p50Ms', 'p50 latency (ms)', 2],
+  ['p99Ms', 'p99 latency (ms)', 2],
+  ['cpuPerRequestUs', 'server CPU per request (µs)', 1],
+]
+const FANOUT = [
+  ['p50Ms', 'last subscriber has it, p50 (ms)', 1],
+  ['p99Ms', 'last subscriber has it, p99 (ms)', 1],
+  ['lost', 'events lost (must be 0)', 0, { ratio: false }],
+  ['rssPerSubscriberBytes', 'RSS per idle subscriber (bytes)', 0],
+  ['cpuPerDeliveryUs', 'server CPU per delivery (µs)', 2],
+]
+
+export function figuresOf(workload) {
+  if (workload === 'get' || workload === 'post') return HTTP
+  if (workload.startsWith('fanout')) return FANOUT
+  if (workload === 'cas') {
+    return [
+      ['updatesPerSec', 'committed updates/s', 0],
+      ['conflictRatio', 'conflicts / PUTs', 3],
+      ['cpuPerUpdateUs', 'server CPU per committed update (µs)', 1],
+      ['consistent', 'counters sum to the commits', 0, { ratio: false }],
+    ]
+  }
+  if (workload === 'memory') return [['bytesPerKey', 'RSS per key (bytes)', 0]]
+  if (workload === 'prefix-snapshot') {
+    return [
+      ['fullMs', 'open to ready, full store (ms)', 2],
+      ['emptyMs', 'open to ready, only the prefix (ms)', 2],
+      ['fullOverEmpty', 'full / only the prefix', 2],
+    ]
+  }
+  throw new Error(`no figures for ${workload}`)
+}
+
+function format(value, decimals) {
+  if (typeof value === 'boolean') return value ? 'yes' : 'NO'
+  if (value === null || value === undefined || Number.isNaN(value)) return '–'
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+}
+
+/** Rows of [workload, figure, ours, baseline, ratio] strings, one per figure. */
+function rows(results) {
+  const out = []
+  for (const [workload, { median }] of Object.entries(results.workloads)) {
+    for (const [index, [field, label, decimals, { ratio = true } = {}]] of figuresOf(workload).entries()) {
+      out.push([
+        index === 0 ? workload : '',
+        label,
+        format(median.ours[field], decimals),
+        format(median.baseline[field], decimals),
+        ratio ? format(median.ratio[field], 2) : '–',
+      ])
+    }
+  }
+  return out
+}
+
+const HEADER = ['workload', 'figure', 'ours', 'baseline', 'ours / baseline']
+
+export function table(results) {
+  const all = [HEADER, ...rows(results)]
+  const widths = HEADER.map((_, c) => Math.max(...all.map((row) => row[c].length)))
+  // Numbers right-aligned, names left-aligned.
+  const line = (row) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
+  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)].join('\n')
+}
+
+export function markdown(results) {
+  const { meta } = results
+  const body = rows(results).map((row) => `| ${row.join(' | ')} |`)
+  return `# AtomKV benchmark results
+
+\`${meta.command}\` on ${meta.date}: ${meta.cpu.cores} × ${meta.cpu.model}, Node ${meta.node}, ${meta.wrk}
+(${meta.rounds} rounds, interleaved ours/baseline; open-file limit ${meta.fdLimit}). Raw figures of
+every round: \`scripts/bench/results/latest.json\` after a run.
+
+| ${HEADER.join(' | ')} |
+|---|---|--:|--:|--:|
+${body.join('\n')}
+
+## How to read it
+
+- **ours** is the \`atomkv\` CLI (\`server/dist/cli.js\`, in-memory store); **baseline** is
+  \`scripts/bench/baseline.js\`, the same protocol on bare \`node:http\` with none of our features
+  (no limits, resume, backlog or heartbeat), each event framed once and the same buffer written to
+  every socket: about the best Node does here. Each server is its own process; all load comes from
+  other processes (wrk, node workers) on 127.0.0.1.
+- Each figure is the median over the rounds; **ours / baseline** is the median of the per-round
+  ratios, which survives a noisy machine better than the absolute figures. For requests/s and
+  updates/s higher is better (a ratio under 1 is what our layers cost); for latency, CPU and memory
+  lower is better (a ratio over 1 is the cost).
+- **get**: one hot key (~100-byte value), wrk with ${meta.settings.wrk.connections} connections for
+  ${meta.settings.wrk.seconds} s. **post**: ~100-byte bodies over ${meta.settings.postKeys} keys.
+  Server CPU comes from \`/proc/<pid>/stat\`.
+- **cas**: ${meta.settings.cas.loops} get-then-PUT increment loops on ${meta.settings.cas.keys} keys from
+  ${meta.settings.cas.workers} processes for ${meta.settings.cas.seconds} s; the counters must sum to the
+  committed updates (checked every round).
+- **fanout N**: N raw-socket SSE subscribers on one key, then ${meta.settings.fanout.writes} writes
+  ${meta.settings.fanout.gapMs} ms apart; per write, the delay until the *last* subscriber has it. RSS per
+  subscriber is the server's RSS growth while they connect, divided by N (small N makes it noisy, and
+  negative values are possible). CPU per delivery is the server's CPU during the writes / (writes × N).
+- **memory**: ${meta.settings.store.keys.toLocaleString('en-US')} ~100-byte values written into a fresh
+  server; RSS growth / keys, read once the server is idle again. Ours keeps a resume backlog of recent
+  events as well (bounded, 10 000 events by default), which counts here.
+- **prefix-snapshot**: opening \`/snap/p/?initial=1\` (a prefix holding 10 keys) until \`event:ready\`,
+  median of ${meta.settings.store.opens} opens, on the same fresh server before the bulk load (only the
+  10 keys) and after it (${meta.settings.store.keys.toLocaleString('en-US')} more keys). The full/empty ratio
+  is what matters: it shows whether opening a small prefix scans the whole store (target for ours: ≤ 2).
+`
+}
