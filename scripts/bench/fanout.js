@@ -4,7 +4,7 @@
 
 import http from 'node:http'
 import { JSON_HEADERS, request } from './http.js'
-import { log, sleep } from './servers.js'
+import { log, sleep, startServer } from './servers.js'
 import { percentile } from './stats.js'
 import { startWorker } from './workers.js'
 
@@ -37,27 +37,41 @@ async function writeSeries(port, path, writes, gapMs) {
 /** `total` split into `parts` near-equal shares. */
 const shares = (total, parts) => Array.from({ length: parts }, (_, p) => Math.floor((total * (p + 1)) / parts) - Math.floor((total * p) / parts))
 
-export async function fanoutRun(server, { fanout: settings }, round, subscribers) {
+/**
+ * One run on a fresh server of `kind`: a long-lived one would free garbage of
+ * earlier workloads while the subscribers connect, and its RSS growth (even
+ * negative) would say nothing about what a subscriber costs.
+ */
+export async function fanoutRun(kind, { fanout: settings }, round, subscribers) {
   const { writes, gapMs, workers: workerCount, batch } = settings
   const path = `/fan/r${round}/n${subscribers}`
-  await server.idle()
-  const rssBefore = server.rss()
+  const server = await startServer(kind)
   const workers = []
   try {
+    await server.idle()
+    const rssBefore = server.rss()
     for (let w = 0; w < Math.min(workerCount, subscribers); w++) workers.push(await startWorker('sse-worker.js'))
     // All workers at once, each in batches of its share of `batch`: at most `batch`
-    // connections are ever waiting, so the server's accept queue never overflows.
-    const connectStarted = performance.now()
-    const counts = shares(subscribers, workers.length)
+    // connections are ever waiting, so the server's accept queue (511 for node) never overflows.
     const perWorker = Math.max(1, Math.floor(batch / workers.length))
-    await Promise.all(
-      workers.map((worker, w) =>
-        worker.ask({ type: 'connect', port: server.port, path, count: counts[w], batch: perWorker }, 'connected', 60_000),
-      ),
-    )
+    const connect = async (count) => {
+      const counts = shares(count, workers.length)
+      await Promise.all(
+        workers.map((worker, w) =>
+          worker.ask({ type: 'connect', port: server.port, path, count: counts[w], batch: perWorker }, 'connected', 60_000),
+        ),
+      )
+      if (!(await server.idle())) log(`${server.kind}: still busy after connecting subscribers`)
+      return server.rss()
+    }
+    // A fifth first, then the rest. The first connections of a process also pay
+    // once for compiled code and for V8 growing its young generation; the RSS
+    // growth over the rest is what each further idle subscriber costs.
+    const first = Math.max(1, Math.round(subscribers / 5))
+    const connectStarted = performance.now()
+    const rssFirst = await connect(first)
+    const rssAfter = await connect(subscribers - first)
     const connectMs = performance.now() - connectStarted
-    if (!(await server.idle())) log(`${server.kind}: still busy after connecting ${subscribers} subscribers`)
-    const rssAfter = server.rss()
 
     for (const worker of workers) await worker.ask({ type: 'expect', writes }, 'expecting', 5000)
     const cpuBefore = server.cpu()
@@ -87,7 +101,8 @@ export async function fanoutRun(server, { fanout: settings }, round, subscribers
       p50Ms: percentile(delaysMs, 50),
       p99Ms: percentile(delaysMs, 99),
       lost,
-      rssPerSubscriberBytes: (rssAfter - rssBefore) / subscribers,
+      rssPerSubscriberBytes: subscribers > first ? (rssAfter - rssFirst) / (subscribers - first) : NaN,
+      rssPerSubscriberFromStartBytes: (rssAfter - rssBefore) / subscribers,
       cpuPerDeliveryUs: cpu / (writes * subscribers),
       connectMs,
       writeSeconds,
@@ -100,6 +115,6 @@ export async function fanoutRun(server, { fanout: settings }, round, subscribers
       errors: errors.slice(0, 5),
     }
   } finally {
-    await Promise.all(workers.map((worker) => worker.stop()))
+    await Promise.all([...workers.map((worker) => worker.stop()), server.stop()])
   }
 }

@@ -2,7 +2,7 @@
 // Each write carries the writer's process.hrtime.bigint() (CLOCK_MONOTONIC,
 // one clock for every process on the machine), so a subscriber's delay is its
 // receive time minus that stamp. Messages (see workers.js):
-//   { type: 'connect', port, path, count, batch } → { type: 'connected', count }
+//   { type: 'connect', port, path, count, batch } → { type: 'connected', count }  (count more; the total)
 //   { type: 'expect', writes }  → { type: 'expecting' }, later { type: 'complete' }
 //                                 once every subscriber here has every write
 //   { type: 'report' }          → per-write arrivals and delays, and what went wrong
@@ -45,7 +45,7 @@ function onEvent(subscriber, { data }, at) {
   if (subscriber.count === writes && ++complete === subscribers.length) process.send({ type: 'complete' })
 }
 
-/** Opens `count` streams, `batch` at a time, each confirmed live (its ":ok" comment read) before the next batch. */
+/** Opens `count` more streams, `batch` at a time, each confirmed live (its ":ok" comment read) before the next batch. */
 async function connect({ port, path, count, batch }) {
   const deadline = Date.now() + CONNECT_TIMEOUT_MS
   for (let opened = 0; opened < count; ) {
