@@ -3,6 +3,7 @@
 // small prefix of a large store). They share one fresh server per kind and
 // round: the "empty" opens come first, then the bulk load, then the "full" opens.
 
+import { request } from './http.js'
 import { log, startServer } from './servers.js'
 import { median } from './stats.js'
 import { startWorker } from './workers.js'
@@ -15,8 +16,9 @@ export async function storeRound(kind, { store: { keys, opens, warmup } }) {
   try {
     filler = await startWorker('fill-worker.js')
     opener = await startWorker('snapshot-worker.js')
-    const fill = (prefix, count, concurrency) =>
-      filler.ask({ type: 'fill', port: server.port, prefix, from: 0, to: count, concurrency }, 'filled', 600_000)
+    /** Writes `${prefix}0` … `${prefix}${count - 1}`. */
+    const fill = (prefix, count, connections) =>
+      filler.ask({ type: 'fill', port: server.port, prefix, from: 0, to: count, connections }, 'filled', 600_000)
     const open = async () => {
       const path = '/snap/p/?initial=1'
       const { ms, events } = await opener.ask({ type: 'open', port: server.port, path, opens, warmup }, 'opened', 600_000)
@@ -34,8 +36,12 @@ export async function storeRound(kind, { store: { keys, opens, warmup } }) {
     await server.idle()
     const rssBefore = server.rss()
     const started = performance.now()
-    await fill('/mem/k', keys, 16)
+    await fill('/mem/k', keys, 4)
     const fillSeconds = (performance.now() - started) / 1000
+    const last = await request(server.port, 'GET', `/mem/k${keys - 1}`)
+    if (last.status !== 200 || JSON.parse(last.text).i !== keys - 1) {
+      throw new Error(`${kind}: after the load, GET /mem/k${keys - 1} answered ${last.status} ${last.text}`)
+    }
     if (!(await server.idle({ maxMs: 10_000 }))) log(`${kind}: still busy 10 s after loading ${keys} keys`)
     const rssAfter = server.rss()
 
