@@ -18,7 +18,7 @@ export function wrkVersion() {
     execFileSync(WRK, ['-v'], { stdio: 'pipe' })
   } catch (error) {
     const out = `${error.stdout ?? ''}${error.stderr ?? ''}`
-    if (/^wrk /m.test(out)) return out.split('\n')[0].trim()
+    if (/^wrk /m.test(out)) return out.split('\n')[0].replace(/ Copyright.*/, '').trim()
   }
   throw new Error('wrk is not installed: `bash .ci/run` installs it (apt-get install -y wrk)')
 }

@@ -12,7 +12,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 export const OURS_CLI = `${root}server/dist/cli.js`
 const BASELINE = fileURLToPath(new URL('./baseline.js', import.meta.url))
 
-export const log = (message) => process.stderr.write(`[bench] ${message}\n`)
+const started = performance.now()
+/** A progress line on stderr, with the seconds since the bench started. */
+export const log = (message) => process.stderr.write(`[bench ${Math.round((performance.now() - started) / 1000)}s] ${message}\n`)
 
 const WANTED_FDS = 65536
 
@@ -33,6 +35,13 @@ export const fdLimit = (() => {
 /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
 export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
+// Whatever way the bench ends (an error, a timeout, process.exit), no server
+// or load generator outlives it.
+const running = new Set()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /**
  * Spawns `command args…` through bash so it first raises its open-file limit;
  * `exec` makes the pid we hold the command's own (the node process, not bash).
@@ -43,13 +52,6 @@ export function spawnLimited(command, args, options = {}) {
   child.on('exit', () => running.delete(child))
   return child
 }
-
-// Whatever way the bench ends (an error, a timeout, process.exit), no server
-// or load generator outlives it.
-const running = new Set()
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL')
-})
 
 /** A port free right now on 127.0.0.1 (the kernel picks it; we release it for the server). */
 export function freePort() {
