@@ -74,12 +74,15 @@ export function table(results) {
 
 export function markdown(results) {
   const { meta } = results
+  const { wrk, postKeys, cas, fanout, store } = meta.settings
+  const keys = store.keys.toLocaleString('en-US')
   const body = rows(results).map((row) => `| ${row.join(' | ')} |`)
   return `# AtomKV benchmark results
 
-\`${meta.command}\` on ${meta.date}: ${meta.cpu.cores} × ${meta.cpu.model}, Node ${meta.node}, ${meta.wrk}
-(${meta.rounds} rounds, interleaved ours/baseline; open-file limit ${meta.fdLimit}). Raw figures of
-every round: \`scripts/bench/results/latest.json\` after a run.
+- command: \`${meta.command}\` (what \`pnpm bench\` runs, after \`pnpm build\`)
+- machine: ${meta.cpu.cores} × ${meta.cpu.model}, ${meta.platform}, Node ${meta.node}, ${meta.wrk}
+- date: ${meta.date}; ${meta.rounds} rounds, ${meta.seconds} s; open-file limit ${meta.fdLimit}
+- raw figures of every round: \`scripts/bench/results/latest.json\` after a run
 
 | ${HEADER.join(' | ')} |
 |---|---|--:|--:|--:|
@@ -87,31 +90,32 @@ ${body.join('\n')}
 
 ## How to read it
 
-- **ours** is the \`atomkv\` CLI (\`server/dist/cli.js\`, in-memory store); **baseline** is
-  \`scripts/bench/baseline.js\`, the same protocol on bare \`node:http\` with none of our features
-  (no limits, resume, backlog or heartbeat), each event framed once and the same buffer written to
-  every socket: about the best Node does here. Each server is its own process; all load comes from
-  other processes (wrk, node workers) on 127.0.0.1.
-- Each figure is the median over the rounds; **ours / baseline** is the median of the per-round
-  ratios, which survives a noisy machine better than the absolute figures. For requests/s and
-  updates/s higher is better (a ratio under 1 is what our layers cost); for latency, CPU and memory
-  lower is better (a ratio over 1 is the cost).
-- **get**: one hot key (~100-byte value), wrk with ${meta.settings.wrk.connections} connections for
-  ${meta.settings.wrk.seconds} s. **post**: ~100-byte bodies over ${meta.settings.postKeys} keys.
-  Server CPU comes from \`/proc/<pid>/stat\`.
-- **cas**: ${meta.settings.cas.loops} get-then-PUT increment loops on ${meta.settings.cas.keys} keys from
-  ${meta.settings.cas.workers} processes for ${meta.settings.cas.seconds} s; the counters must sum to the
-  committed updates (checked every round).
-- **fanout N**: N raw-socket SSE subscribers on one key, then ${meta.settings.fanout.writes} writes
-  ${meta.settings.fanout.gapMs} ms apart; per write, the delay until the *last* subscriber has it. RSS per
-  subscriber is the server's RSS growth while they connect, divided by N (small N makes it noisy, and
-  negative values are possible). CPU per delivery is the server's CPU during the writes / (writes × N).
-- **memory**: ${meta.settings.store.keys.toLocaleString('en-US')} ~100-byte values written into a fresh
-  server; RSS growth / keys, read once the server is idle again. Ours keeps a resume backlog of recent
-  events as well (bounded, 10 000 events by default), which counts here.
+- **ours** is the \`atomkv\` CLI (\`server/dist/cli.js\`, in-memory store). **baseline** is
+  \`scripts/bench/baseline.js\`: the same protocol on bare \`node:http\`, without our features
+  (limits, resume, backlog, heartbeats, sessions), each event framed once as one HTTP chunk and that
+  one buffer written to every socket; about the best Node does on this machine. Each server is its
+  own process; all load comes from other processes (wrk, node workers) on 127.0.0.1, on the same cores.
+- Figures are medians over the rounds; **ours / baseline** is the median of the per-round ratios,
+  which holds up on a noisy machine better than the absolute figures. For requests/s and updates/s
+  higher is better, so a ratio under 1 is what our layers cost; for latency, CPU and memory lower is
+  better, so a ratio over 1 is the cost.
+- **get**: one hot key with a ~100-byte value; wrk, ${wrk.connections} connections, ${wrk.seconds} s.
+  **post**: the same, ~100-byte bodies over ${postKeys} keys. Server CPU is from \`/proc/<pid>/stat\`.
+- **cas**: ${cas.loops} get-then-PUT increment loops on ${cas.keys} keys from ${cas.workers} node processes, ${cas.seconds} s;
+  every round checks that the counters sum to the committed updates. The node clients are as much a
+  limit as the server here: CPU per committed update is the server's own cost.
+- **fanout N**: a fresh server, N raw-socket SSE subscribers on one key (in 4 processes), then
+  ${fanout.writes} writes ${fanout.gapMs} ms apart (a write waits for the previous one's answer, so a busy
+  server is not buried under a queue). Per write, the delay until the *last* subscriber has it; when
+  the server cannot keep up, that is what one write's fan-out takes. RSS per subscriber is the RSS
+  growth over the last four fifths of the subscribers / their number (the first fifth also pays for
+  compiled code and heap growth). CPU per delivery is the server's CPU during the writes / (writes × N).
+- **memory**: ${keys} ~100-byte values written into a fresh server; RSS growth / keys, read once
+  the server is idle again. It includes the V8 heap's free room, so it moves with GC; ours also keeps
+  a bounded backlog of recent events for resuming streams.
 - **prefix-snapshot**: opening \`/snap/p/?initial=1\` (a prefix holding 10 keys) until \`event:ready\`,
-  median of ${meta.settings.store.opens} opens, on the same fresh server before the bulk load (only the
-  10 keys) and after it (${meta.settings.store.keys.toLocaleString('en-US')} more keys). The full/empty ratio
-  is what matters: it shows whether opening a small prefix scans the whole store (target for ours: ≤ 2).
+  median of ${store.opens} opens, on that same fresh server before the bulk load (only the 10 keys)
+  and after it (${keys} more). full / only the prefix shows whether opening a small prefix costs
+  time in proportion to the whole store: the target for ours is at most 2.
 `
 }
