@@ -184,6 +184,7 @@ async function main() {
     platform: `${os.type()} ${os.release()}`,
     wrk,
     fdLimit,
+    loadavg: { start: os.loadavg()[0] },
     smoke,
     rounds: settings.rounds,
     workloads: WORKLOADS.filter((w) => only.has(w)),
@@ -246,6 +247,7 @@ async function main() {
   }
 
   meta.seconds = Math.round((Date.now() - started) / 1000)
+  meta.loadavg.end = os.loadavg()[0]
   const here = dirname(new URL(import.meta.url).pathname)
   const file = resolve(here, 'results', smoke ? 'latest-smoke.json' : 'latest.json')
   mkdirSync(dirname(file), { recursive: true })

@@ -72,6 +72,9 @@ export function table(results) {
   return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)].join('\n')
 }
 
+/** How busy the machine was (other work shares its cores): the 1-minute load average at start and end. */
+const load = ({ loadavg }) => (loadavg ? `; load average ${loadavg.start.toFixed(1)} at start, ${loadavg.end.toFixed(1)} at end` : '')
+
 export function markdown(results) {
   const { meta } = results
   const { wrk, postKeys, cas, fanout, store } = meta.settings
@@ -79,10 +82,10 @@ export function markdown(results) {
   const body = rows(results).map((row) => `| ${row.join(' | ')} |`)
   return `# AtomKV benchmark results
 
-- command: \`${meta.command}\` (what \`pnpm bench\` runs, after \`pnpm build\`)
+- command: \`${meta.command}\` (\`pnpm bench\` runs \`pnpm build\`, then this)
 - machine: ${meta.cpu.cores} × ${meta.cpu.model}, ${meta.platform}, Node ${meta.node}, ${meta.wrk}
-- date: ${meta.date}; ${meta.rounds} rounds, ${meta.seconds} s; open-file limit ${meta.fdLimit}
-- raw figures of every round: \`scripts/bench/results/latest.json\` after a run
+- date: ${meta.date}; ${meta.rounds} rounds, ${meta.seconds} s; open-file limit ${meta.fdLimit}${load(meta)}
+- raw figures of every round: \`scripts/bench/results/${meta.smoke ? 'latest-smoke.json' : 'latest.json'}\` after a run
 
 | ${HEADER.join(' | ')} |
 |---|---|--:|--:|--:|
@@ -104,7 +107,7 @@ ${body.join('\n')}
 - **cas**: ${cas.loops} get-then-PUT increment loops on ${cas.keys} keys from ${cas.workers} node processes, ${cas.seconds} s;
   every round checks that the counters sum to the committed updates. The node clients are as much a
   limit as the server here: CPU per committed update is the server's own cost.
-- **fanout N**: a fresh server, N raw-socket SSE subscribers on one key (in 4 processes), then
+- **fanout N**: a fresh server, N raw-socket SSE subscribers on one key (in ${fanout.workers} processes), then
   ${fanout.writes} writes ${fanout.gapMs} ms apart (a write waits for the previous one's answer, so a busy
   server is not buried under a queue). Per write, the delay until the *last* subscriber has it; when
   the server cannot keep up, that is what one write's fan-out takes. RSS per subscriber is the RSS
