@@ -1,0 +1,124 @@
+// The figures each workload reports, and their rendering: a plain table for
+// the terminal and a Markdown page for RESULTS.md. Ratios sit beside the
+// absolute figures because on this shared machine the ratios are what holds.
+
+/** [field, label, decimals, { ratio: false } when ours/baseline means nothing]; booleans render yes/NO. */
+const HTTP = [
+  ['rps', 'requests/s', 0],
+  ['p50Ms', 'p50 latency (ms)', 2],
+  ['p99Ms', 'p99 latency (ms)', 2],
+  ['cpuPerRequestUs', 'server CPU per request (µs)', 1],
+]
+const FANOUT = [
+  ['p50Ms', 'last subscriber has it, p50 (ms)', 1],
+  ['p99Ms', 'last subscriber has it, p99 (ms)', 1],
+  ['lost', 'events lost (must be 0)', 0, { ratio: false }],
+  ['rssPerSubscriberBytes', 'RSS per idle subscriber (bytes)', 0],
+  ['cpuPerDeliveryUs', 'server CPU per delivery (µs)', 2],
+]
+
+export function figuresOf(workload) {
+  if (workload === 'get' || workload === 'post') return HTTP
+  if (workload.startsWith('fanout')) return FANOUT
+  if (workload === 'cas') {
+    return [
+      ['updatesPerSec', 'committed updates/s', 0],
+      ['conflictRatio', 'conflicts / PUTs', 3],
+      ['cpuPerUpdateUs', 'server CPU per committed update (µs)', 1],
+      ['consistent', 'counters sum to the commits', 0, { ratio: false }],
+    ]
+  }
+  if (workload === 'memory') return [['bytesPerKey', 'RSS per key (bytes)', 0]]
+  if (workload === 'prefix-snapshot') {
+    return [
+      ['fullMs', 'open to ready, full store (ms)', 2],
+      ['emptyMs', 'open to ready, only the prefix (ms)', 2],
+      ['fullOverEmpty', 'full / only the prefix', 2],
+    ]
+  }
+  throw new Error(`no figures for ${workload}`)
+}
+
+function format(value, decimals) {
+  if (typeof value === 'boolean') return value ? 'yes' : 'NO'
+  if (value === null || value === undefined || Number.isNaN(value)) return '–'
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+}
+
+/** Rows of [workload, figure, ours, baseline, ratio] strings, one per figure. */
+function rows(results) {
+  const out = []
+  for (const [workload, { median }] of Object.entries(results.workloads)) {
+    for (const [index, [field, label, decimals, { ratio = true } = {}]] of figuresOf(workload).entries()) {
+      out.push([
+        index === 0 ? workload : '',
+        label,
+        format(median.ours[field], decimals),
+        format(median.baseline[field], decimals),
+        ratio ? format(median.ratio[field], 2) : '–',
+      ])
+    }
+  }
+  return out
+}
+
+const HEADER = ['workload', 'figure', 'ours', 'baseline', 'ours / baseline']
+
+export function table(results) {
+  const all = [HEADER, ...rows(results)]
+  const widths = HEADER.map((_, c) => Math.max(...all.map((row) => row[c].length)))
+  // Numbers right-aligned, names left-aligned.
+  const line = (row) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
+  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)].join('\n')
+}
+
+/** How busy the machine was (other work shares its cores): the 1-minute load average at start and end. */
+const load = ({ loadavg }) => (loadavg ? `; load average ${loadavg.start.toFixed(1)} at start, ${loadavg.end.toFixed(1)} at end` : '')
+
+export function markdown(results) {
+  const { meta } = results
+  const { wrk, postKeys, cas, fanout, store } = meta.settings
+  const keys = store.keys.toLocaleString('en-US')
+  const body = rows(results).map((row) => `| ${row.join(' | ')} |`)
+  return `# AtomKV benchmark results
+
+- command: \`${meta.command}\` (\`pnpm bench\` runs \`pnpm build\`, then this)
+- machine: ${meta.cpu.cores} × ${meta.cpu.model}, ${meta.platform}, Node ${meta.node}, ${meta.wrk}
+- date: ${meta.date}; ${meta.rounds} rounds, ${meta.seconds} s; open-file limit ${meta.fdLimit}${load(meta)}
+- raw figures of every round: \`scripts/bench/results/${meta.smoke ? 'latest-smoke.json' : 'latest.json'}\` after a run
+
+| ${HEADER.join(' | ')} |
+|---|---|--:|--:|--:|
+${body.join('\n')}
+
+## How to read it
+
+- **ours** is the \`atomkv\` CLI (\`server/dist/cli.js\`, in-memory store). **baseline** is
+  \`scripts/bench/baseline.js\`: the same protocol on bare \`node:http\`, without our features
+  (limits, resume, backlog, heartbeats, sessions), each event framed once as one HTTP chunk and that
+  one buffer written to every socket; about the best Node does on this machine. Each server is its
+  own process; all load comes from other processes (wrk, node workers) on 127.0.0.1, on the same cores.
+- Figures are medians over the rounds; **ours / baseline** is the median of the per-round ratios,
+  which holds up on a noisy machine better than the absolute figures. For requests/s and updates/s
+  higher is better, so a ratio under 1 is what our layers cost; for latency, CPU and memory lower is
+  better, so a ratio over 1 is the cost.
+- **get**: one hot key with a ~100-byte value; wrk, ${wrk.connections} connections, ${wrk.seconds} s.
+  **post**: the same, ~100-byte bodies over ${postKeys} keys. Server CPU is from \`/proc/<pid>/stat\`.
+- **cas**: ${cas.loops} get-then-PUT increment loops on ${cas.keys} keys from ${cas.workers} node processes, ${cas.seconds} s;
+  every round checks that the counters sum to the committed updates. The node clients are as much a
+  limit as the server here: CPU per committed update is the server's own cost.
+- **fanout N**: a fresh server, N raw-socket SSE subscribers on one key (in ${fanout.workers} processes), then
+  ${fanout.writes} writes ${fanout.gapMs} ms apart (a write waits for the previous one's answer, so a busy
+  server is not buried under a queue). Per write, the delay until the *last* subscriber has it; when
+  the server cannot keep up, that is what one write's fan-out takes. RSS per subscriber is the RSS
+  growth over the last four fifths of the subscribers / their number (the first fifth also pays for
+  compiled code and heap growth). CPU per delivery is the server's CPU during the writes / (writes × N).
+- **memory**: ${keys} ~100-byte values written into a fresh server; RSS growth / keys, read once
+  the server is idle again. It includes the V8 heap's free room, so it moves with GC; ours also keeps
+  a bounded backlog of recent events for resuming streams.
+- **prefix-snapshot**: opening \`/snap/p/?initial=1\` (a prefix holding 10 keys) until \`event:ready\`,
+  median of ${store.opens} opens, on that same fresh server before the bulk load (only the 10 keys)
+  and after it (${keys} more). full / only the prefix shows whether opening a small prefix costs
+  time in proportion to the whole store: the target for ours is at most 2.
+`
+}
