@@ -22,7 +22,7 @@ const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': '*',
   'access-control-allow-headers': '*',
-  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance',
+  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance, X-AtomKV-Max-Subscriptions',
 }
 const KEY = /^(?:\/[\p{L}\p{N}_-]+)+$/u
 const PREFIX = /^(?:\/[\p{L}\p{N}_-]+)+\/$/u

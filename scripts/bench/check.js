@@ -8,7 +8,7 @@ const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': '*',
   'access-control-allow-headers': '*',
-  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance',
+  'access-control-expose-headers': 'X-Revision, X-AtomKV-Instance, X-AtomKV-Max-Subscriptions',
 }
 
 export async function checkProtocol(server) {
