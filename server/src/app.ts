@@ -15,7 +15,7 @@ import {
   checkInteger,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_STREAMS,
-  DEFAULT_MAX_SUBSCRIBER_BACKLOG_BYTES,
+  DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM,
   DEFAULT_MAX_VALUE_BYTES,
   resolveLogger,
@@ -59,7 +59,7 @@ type Method = 'GET' | 'POST' | 'PUT'
 export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxValueBytes', options.maxValueBytes, 1)
   checkInteger('heartbeatMs', options.heartbeatMs, 0)
-  checkInteger('maxSubscriberBacklogBytes', options.maxSubscriberBacklogBytes, 1)
+  checkInteger('maxQueueBytes', options.maxQueueBytes, 1)
   checkInteger('maxSubscriptionsPerStream', options.maxSubscriptionsPerStream, 1)
   checkInteger('maxStreams', options.maxStreams, 1)
   checkInteger('backlog.maxEvents', options.backlog?.maxEvents, 0)
@@ -73,7 +73,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     options.store ?? new MemoryStore({ maxKeys: options.maxKeys, expireAfterMs: options.expireAfterMs })
   const hub = new Hub(store, {
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-    maxSubscriberBacklogBytes: options.maxSubscriberBacklogBytes ?? DEFAULT_MAX_SUBSCRIBER_BACKLOG_BYTES,
+    maxQueueBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
     maxStreams,
     backlog: options.backlog ?? {},
     logger,

@@ -17,8 +17,8 @@ Options:
                                   forever (default 7d)
   --heartbeat <duration>          comment sent on idle streams this often; 0 sends
                                   none (default 15s)
-  --max-subscriber-backlog <size> a stream with more unsent is cut off and resumes
-                                  (default 8MiB)
+  --max-queue <size>              a stream holding more unsent bytes is cut off
+                                  and resumes (default 8MiB)
   --backlog-events <n>            events kept for resuming streams (default 10000)
   --backlog-bytes <size>          bytes kept for resuming streams (default 16MiB)
   --max-subscriptions <n>         most keys and prefixes on one stream (default 1000)
@@ -49,7 +49,7 @@ const flags = {
   'max-keys': { type: 'string' },
   'expire-after': { type: 'string' },
   heartbeat: { type: 'string' },
-  'max-subscriber-backlog': { type: 'string' },
+  'max-queue': { type: 'string' },
   'backlog-events': { type: 'string' },
   'backlog-bytes': { type: 'string' },
   'max-subscriptions': { type: 'string' },
@@ -77,7 +77,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxKeys = count('max-keys')
   options.expireAfterMs = duration('expire-after')
   options.heartbeatMs = duration('heartbeat')
-  options.maxSubscriberBacklogBytes = size('max-subscriber-backlog')
+  options.maxQueueBytes = size('max-queue')
   const backlog = { maxEvents: count('backlog-events'), maxBytes: size('backlog-bytes') }
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')

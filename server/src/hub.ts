@@ -11,7 +11,7 @@ import { Subscriber, type SubscriberHost } from './subscriber.js'
 
 export interface HubOptions {
   heartbeatMs: number
-  maxSubscriberBacklogBytes: number
+  maxQueueBytes: number
   maxStreams: number
   backlog: BacklogOptions
   logger: Logger
@@ -119,7 +119,7 @@ export class Hub implements SubscriberHost {
       id,
       subscriptions,
       client,
-      this.#options.maxSubscriberBacklogBytes,
+      this.#options.maxQueueBytes,
       this,
     )
     this.#attach(subscriber)
@@ -228,7 +228,7 @@ export class Hub implements SubscriberHost {
   }
 
   #cut(subscriber: Subscriber, where: string): void {
-    const limit = this.#options.maxSubscriberBacklogBytes
+    const limit = this.#options.maxQueueBytes
     this.#options.logger.warn(
       `atomkv: cut off ${subscriber.label} ${where}: it is not reading, ` +
         `and its unsent events passed ${limit} bytes (it can resume from its last event id)`,

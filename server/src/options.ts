@@ -19,7 +19,7 @@ export interface AtomKVOptions {
   /** A comment goes to each idle stream this often. Default 15 000; `0` sends none. */
   heartbeatMs?: number
   /** A stream whose unsent frames would pass this many bytes is cut off (and resumes). Default 8 MiB. */
-  maxSubscriberBacklogBytes?: number
+  maxQueueBytes?: number
   /** The resume backlog's bounds. Default 10 000 events and 16 MiB. */
   backlog?: BacklogOptions
   /** Most keys and prefixes on one stream. Default 1000. */
@@ -32,7 +32,7 @@ export interface AtomKVOptions {
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 export const DEFAULT_HEARTBEAT_MS = 15_000
-export const DEFAULT_MAX_SUBSCRIBER_BACKLOG_BYTES = 8 * 1024 * 1024
+export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
 export const DEFAULT_MAX_STREAMS = 10_000
 

@@ -105,7 +105,7 @@ describe('streams written to the Node socket', () => {
 
   it('counts what the socket has not sent against the bound, and frees it when the reader goes away', async () => {
     const bound = 64 * 1024
-    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound })
+    const { url, port, atomkv } = await startServer({ maxQueueBytes: bound })
     const { socket } = rawConnection(port)
     socket.pause()
     socket.write('GET /full HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')

@@ -28,7 +28,7 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
   it('is cut off at its bound while others get every event, and memory stays bounded', async () => {
     const bound = 64 * 1024
     const logger = capturingLogger()
-    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound, logger })
+    const { url, port, atomkv } = await startServer({ maxQueueBytes: bound, logger })
     const fast = await SSEClient.open(`${url}/slow`)
     const stalled = stalledStream(port, '/slow')
     const closed = new Promise((resolve) => stalled.once('close', resolve))
@@ -65,7 +65,7 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
   it('sends a lone event larger than the bound to a stream that holds nothing, and keeps it open', async () => {
     const bound = 1024
     const logger = capturingLogger()
-    const { url, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound, logger })
+    const { url, atomkv } = await startServer({ maxQueueBytes: bound, logger })
     const stream = await SSEClient.open(`${url}/big`)
     await set(url, '/big', 'x'.repeat(8 * bound))
     await set(url, '/big', 'small')
@@ -81,7 +81,7 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
     const logger = capturingLogger()
     // The snapshot is read late: the large write arrives while the stream is still opening, and waits in its queue.
     const { store, release } = lateSnapshotStore(new MemoryStore())
-    const { url } = await startServer({ maxSubscriberBacklogBytes: bound, logger, store })
+    const { url } = await startServer({ maxQueueBytes: bound, logger, store })
     const stream = await SSEClient.open(`${url}/big?initial=1`)
     await set(url, '/big', 'x'.repeat(8 * bound))
     release()
@@ -93,7 +93,7 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
 
   it('resumes after being cut off, missing nothing', async () => {
     const bound = 32 * 1024
-    const { url, port, atomkv } = await startServer({ maxSubscriberBacklogBytes: bound })
+    const { url, port, atomkv } = await startServer({ maxQueueBytes: bound })
     const pad = 'y'.repeat(8 * 1024)
     await set(url, '/s/a', { n: -1, pad })
     // A client that has seen /s/a:0, then stops reading until it is cut off.

@@ -98,7 +98,7 @@ describe('Hub', () => {
     const store = new MemoryStore()
     const hub = new Hub(store, {
       heartbeatMs: 0,
-      maxSubscriberBacklogBytes: 1 << 20,
+      maxQueueBytes: 1 << 20,
       maxStreams: 10,
       backlog: { maxEvents: backlogEvents },
       logger,
@@ -176,7 +176,7 @@ describe('the ids a stream sends', () => {
       const release = slow.release
       const hub = new Hub(store, {
         heartbeatMs: 0,
-        maxSubscriberBacklogBytes: 1 << 20,
+        maxQueueBytes: 1 << 20,
         maxStreams: 1000,
         backlog: {},
         logger: capturingLogger(),
