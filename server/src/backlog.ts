@@ -1,8 +1,10 @@
 // The resume backlog: the most recent events in write order, bounded by count
-// and bytes, with an index from event id to position. Events leave it oldest
-// first, so when an id is still here, so is everything written after it.
+// and bytes. Events leave it oldest first, so when an id is still here, so is
+// everything written after it. There is no index by id: every write would pay
+// for it, while only a resuming stream looks an id up (a scan from the newest
+// event back, at most `maxEvents` steps).
 
-import { formatEventId } from '@atomkv/client/protocol'
+import { formatEventId, parseEventId } from '@atomkv/client/protocol'
 import { Fifo } from './fifo.js'
 import { Frame, frameText } from './sse.js'
 
@@ -50,7 +52,6 @@ export class Backlog {
   readonly maxEvents: number
   readonly maxBytes: number
   readonly #events = new Fifo<BacklogEvent>()
-  readonly #index = new Map<string, number>()
   #bytes = 0
   #nextSeq = 1
 
@@ -92,15 +93,23 @@ export class Backlog {
     }
     if (fits) {
       this.#events.push(event)
-      this.#index.set(event.id, event.seq)
       this.#bytes += size
     }
     return event
   }
 
-  /** The seq of the event with this id, if it is still kept. */
+  /**
+   * The seq of the event with this id, if it is still kept. A key re-created
+   * after expiry reuses ids: the newest event with the id is the one meant.
+   */
   find(id: string): number | undefined {
-    return this.#index.get(id)
+    const parsed = parseEventId(id)
+    if (!parsed) return undefined
+    for (let i = this.#events.size - 1; i >= 0; i--) {
+      const event = this.#events.at(i)!
+      if (event.revision === parsed.revision && event.key === parsed.key) return event.seq
+    }
+    return undefined
   }
 
   /** The event at `seq`, if it is still kept. */
@@ -114,7 +123,5 @@ export class Backlog {
     const event = this.#events.shift()
     if (!event) return
     this.#bytes -= event.size
-    // A key re-created after expiry reuses ids; the index points at the newest.
-    if (this.#index.get(event.id) === event.seq) this.#index.delete(event.id)
   }
 }
