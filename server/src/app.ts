@@ -159,7 +159,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     return openStream(event, subscriptions, flag(query, QUERY.initial) ? subscriptions : [...new Set(inits)])
   }
 
-  function openStream(event: H3Event, subscriptions: string[], initial: string[]): Reply | Promise<Reply> {
+  function openStream(event: H3Event, subscriptions: string[], initial: string[]): Reply {
     const query = event.url.searchParams
     const lastEventId = event.req.headers.get(HEADER.lastEventId) || query.get(QUERY.lastEventId) || undefined
     const instance = query.get(QUERY.instance) || undefined
@@ -185,8 +185,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       )
     if (direct) {
       subscriber.attach(direct)
-      // h3 and srvx leave the response alone once it has closed.
-      return new Promise((resolve) => node.res!.once('close', () => resolve(HANDLED)))
+      return HANDLED
     }
     const sink = new WebSink(subscriber)
     subscriber.attach(sink)

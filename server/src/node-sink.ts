@@ -16,6 +16,8 @@ export class NodeSink implements Sink {
   readonly #socket: Socket
   /** Chunked (HTTP/1.1), or delimited by closing the connection (HTTP/1.0). */
   readonly #chunked: boolean
+  /** The response's own `end`, which only this sink calls. */
+  readonly #end: () => void
   #ended = false
 
   /**
@@ -32,12 +34,19 @@ export class NodeSink implements Sink {
     if (req.httpVersionMajor !== 1 || !res.socket || res.headersSent) return undefined
     res.writeHead(200, 'OK', headers as string[])
     res.flushHeaders()
-    return new NodeSink(res, res.socket, owner)
+    // The route returns h3's "handled" marker at once, so that nothing of the
+    // request (h3's event, srvx's request, their promises: about 2 KB) stays
+    // alive for the stream's life; srvx then ends the response, as it does
+    // for any answer. Only the sink may end a stream: that call is a no-op.
+    const end = res.end.bind(res)
+    res.end = (() => res) as ServerResponse['end']
+    return new NodeSink(res, res.socket, end, owner)
   }
 
-  private constructor(res: ServerResponse, socket: Socket, owner: SinkOwner) {
+  private constructor(res: ServerResponse, socket: Socket, end: () => void, owner: SinkOwner) {
     this.#res = res
     this.#socket = socket
+    this.#end = end
     // Node chose the framing when it sent the head.
     this.#chunked = res.chunkedEncoding
     const onDrain = () => owner.writable()
@@ -73,7 +82,7 @@ export class NodeSink implements Sink {
     if (this.#ended) return
     this.#ended = true
     // Node writes the last chunk; a keep-alive connection stays open for the next request.
-    this.#res.end()
+    this.#end()
   }
 
   abort(): void {
