@@ -2,7 +2,7 @@
 // from a standalone `atomkv` server on another origin.
 
 import { expect, test } from '@playwright/test'
-import { ORIGINAL_FIBONACCI } from '../../test-support/original-examples.js'
+import { ORIGINAL_FIBONACCI } from '@atomkv/test-support/original-examples'
 import { getKey, servePage, setKey, startStandalone } from './helpers.js'
 
 /**

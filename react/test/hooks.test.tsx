@@ -10,7 +10,8 @@ import {
   useAtomKVStatus,
   type UseAtomKVResult,
 } from '../src/index.js'
-import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
+// Testing Library's waitFor retries an assertion; ours polls a condition.
+import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
 
 // Render counts by component id: the proof that a component did (not) re-render.
 let renders: Record<string, number> = {}
@@ -33,7 +34,7 @@ function Show({ id, k }: { id: string; k: string }) {
 const text = (id: string) => screen.getByTestId(id).textContent
 const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 })
 
-let h: Harness
+let server: TestServer
 let client: AtomKVClient
 let writer: AtomKVClient
 
@@ -42,20 +43,18 @@ function withClient(children: ReactNode, c: AtomKVClient = client) {
 }
 
 /** A client of the test server whose cache lets go of a key 20 ms after its last component. */
-const fastClient = (options: Partial<ClientOptions> = {}) => h.client({ cache: { releaseDelayMs: 20 }, ...options })
+const fastClient = (options: Partial<ClientOptions> = {}) =>
+  startClient(server.url, { cache: { releaseDelayMs: 20 }, ...options })
 
 beforeEach(async () => {
   renders = {}
   states = {}
-  h = await startServer()
+  server = await startServer()
   client = fastClient()
-  writer = h.client()
+  writer = startClient(server.url)
 })
 
-afterEach(async () => {
-  cleanup()
-  await h.cleanup()
-})
+afterEach(() => cleanup())
 
 describe('useAtomKV', () => {
   it('keeps two components on one key in sync, and never re-renders one on another key', async () => {
@@ -76,7 +75,7 @@ describe('useAtomKV', () => {
       expect(text('b')).toBe('ready:1@0')
     })
     expect(client.cache.size).toBe(2) // one per key, shared by its components
-    expect(h.server.atomkv.stats().subscriptions).toBe(2)
+    expect(server.atomkv.stats().subscriptions).toBe(2)
     const bRenders = renders.b
 
     await writer.set('/a', 2) // another client's write
@@ -189,7 +188,7 @@ describe('useAtomKV', () => {
     view.rerender(withClient(<Show id="page" k="/page/2" />))
     await eventually(() => expect(text('page')).toBe('ready:2@0'))
     await until(() => client.cache.observers('/page/1') === 0 && client.cache.size === 1, 'the old key released')
-    await until(() => h.server.atomkv.stats().subscriptions === 1, 'one subscription left')
+    await until(() => server.atomkv.stats().subscriptions === 1, 'one subscription left')
   })
 
   it('throws a clear error outside a provider', () => {
@@ -229,15 +228,15 @@ describe('subscriptions', () => {
       </StrictMode>,
     )
     await eventually(() => expect(text('s2')).toBe('ready:null@-1'))
-    expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 2 })
+    expect(server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 2 })
     expect(counted.cache.size).toBe(2)
     expect(counted.cache.observers('/s/1')).toBe(2)
     expect(streams).toHaveLength(1) // the double mount did not reopen the stream
 
     view.unmount()
     await until(() => counted.cache.size === 0, 'the keys released')
-    await until(() => h.server.atomkv.stats().streams === 0, 'the stream closed')
-    expect(h.server.atomkv.stats().subscriptions).toBe(0)
+    await until(() => server.atomkv.stats().streams === 0, 'the stream closed')
+    expect(server.atomkv.stats().subscriptions).toBe(0)
   })
 
   it('20 components on 20 keys share one stream and each gets its updates', async () => {
@@ -246,7 +245,7 @@ describe('subscriptions', () => {
     await eventually(() => {
       for (const i of ids) expect(text(`k${i}`)).toBe('ready:null@-1')
     })
-    expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 20 })
+    expect(server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 20 })
 
     await Promise.all(ids.map((i) => writer.set(`/many/${i}`, i * i)))
     await eventually(() => {
@@ -254,7 +253,7 @@ describe('subscriptions', () => {
     })
     // Each component rendered for its own key's changes only: mount, ready, the write (StrictMode is off).
     for (const i of ids) expect(renders[`k${i}`]).toBe(3)
-    expect(h.server.atomkv.stats().streams).toBe(1)
+    expect(server.atomkv.stats().streams).toBe(1)
   })
 
   it('a provider made from a url makes its client and closes it on unmount', async () => {
@@ -264,7 +263,7 @@ describe('subscriptions', () => {
     }
     const view = render(
       <StrictMode>
-        <AtomKVProvider url={h.server.url}>
+        <AtomKVProvider url={server.url}>
           <Probe />
           <Show id="u" k="/u" />
         </AtomKVProvider>
@@ -272,9 +271,9 @@ describe('subscriptions', () => {
     )
     expect(text('url')).toBe('function')
     await eventually(() => expect(text('u')).toBe('ready:null@-1'))
-    expect(h.server.atomkv.stats().streams).toBe(1)
+    expect(server.atomkv.stats().streams).toBe(1)
     view.unmount()
-    await until(() => h.server.atomkv.stats().streams === 0, 'the owned client closed')
+    await until(() => server.atomkv.stats().streams === 0, 'the owned client closed')
   })
 })
 
@@ -311,10 +310,10 @@ describe('useAtomKVStatus', () => {
     render(withClient(<Status />))
     await eventually(() => expect(text('status')).toBe('open:null'))
 
-    await h.stop()
+    await server.close()
     await eventually(() => expect(text('status')).toMatch(/^reconnecting:/))
 
-    await h.restart()
+    await server.restart()
     await eventually(() => expect(text('status')).toMatch(/^open:/))
     await afterRestart(() => writer.set('/live', 7))
     await eventually(() => expect(text('status')).toBe('open:7'))

@@ -1,11 +1,11 @@
 import { act } from '@testing-library/react'
 import { hydrateRoot } from 'react-dom/client'
 import { renderToString } from 'react-dom/server'
-import { afterEach, beforeEach, expect, it } from 'vitest'
+import { beforeEach, expect, it } from 'vitest'
 import { AtomKVProvider, useAtomKV, useAtomKVPrefix, useAtomKVStatus } from '../src/index.js'
-import { startServer, type Harness } from '../../test-support/harness.js'
+import { startClient, startServer, type TestServer } from '@atomkv/test-support'
 
-let h: Harness
+let server: TestServer
 let requests: string[]
 const countingFetch: typeof fetch = (input, init) => {
   requests.push(String(input))
@@ -14,11 +14,9 @@ const countingFetch: typeof fetch = (input, init) => {
 
 beforeEach(async () => {
   requests = []
-  h = await startServer()
-  await h.client().set('/counter', 5)
+  server = await startServer()
+  await startClient(server.url).set('/counter', 5)
 })
-
-afterEach(() => h.cleanup())
 
 function App() {
   const counter = useAtomKV<number>('/counter', { initialValue: 0 })
@@ -33,7 +31,7 @@ function App() {
 }
 
 it('renders loading (or initialValue) on the server and makes no request', async () => {
-  const client = h.client({ fetch: countingFetch })
+  const client = startClient(server.url, { fetch: countingFetch })
   const html = renderToString(
     <AtomKVProvider client={client}>
       <App />
@@ -42,7 +40,7 @@ it('renders loading (or initialValue) on the server and makes no request', async
   expect(html).toContain('counter=loading:0 bare=loading:null items=loading:0 connecting')
 
   const fromUrl = renderToString(
-    <AtomKVProvider url={h.server.url}>
+    <AtomKVProvider url={server.url}>
       <App />
     </AtomKVProvider>,
   )
@@ -52,12 +50,12 @@ it('renders loading (or initialValue) on the server and makes no request', async
   expect(requests).toEqual([])
   expect(client.cache.size).toBe(0)
   expect(client.status).toBe('closed')
-  expect(h.server.atomkv.stats().streams).toBe(0)
+  expect(server.atomkv.stats().streams).toBe(0)
 })
 
 it('hydrates the server markup, then goes live', async () => {
   const html = renderToString(
-    <AtomKVProvider client={h.client({ fetch: countingFetch })}>
+    <AtomKVProvider client={startClient(server.url, { fetch: countingFetch })}>
       <App />
     </AtomKVProvider>,
   )
@@ -65,7 +63,7 @@ it('hydrates the server markup, then goes live', async () => {
   container.innerHTML = html
   document.body.append(container)
   const errors: unknown[] = []
-  const browserClient = h.client()
+  const browserClient = startClient(server.url)
   const root = await act(async () =>
     hydrateRoot(
       container,

@@ -1,27 +1,26 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte'
 import { get } from 'svelte/store'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import type { AtomKVClient } from '@atomkv/client'
 import { atomkv, atomkvPrefix, atomkvStatus } from '../src/index.js'
 import BoardApp from './BoardApp.svelte'
 import Counter from './Counter.svelte'
 import Runes from './Runes.svelte'
-import { afterRestart, startServer, until, type Harness } from '../../test-support/harness.js'
+// Testing Library's waitFor retries an assertion; ours polls a condition.
+import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
 
 const text = (id: string) => screen.getByTestId(id).textContent
 const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 })
 
-let h: Harness
+let server: TestServer
 let client: AtomKVClient
 let writer: AtomKVClient
 
 beforeEach(async () => {
-  h = await startServer()
-  client = h.client({ cache: { releaseDelayMs: 20 } })
-  writer = h.client()
+  server = await startServer()
+  client = startClient(server.url, { cache: { releaseDelayMs: 20 } })
+  writer = startClient(server.url)
 })
-
-afterEach(() => h.cleanup())
 
 describe('atomkv (Svelte 4 syntax: $store)', () => {
   it('renders the value and follows writes', async () => {
@@ -38,7 +37,7 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
 
   it('two components updating 50 times each, at once, end at exactly 100', async () => {
     render(Counter, { client, id: 'left' })
-    render(Counter, { client: h.client(), id: 'right' })
+    render(Counter, { client: startClient(server.url), id: 'right' })
     await eventually(() => {
       expect(text('left')).toBe('ready::0')
       expect(text('right')).toBe('ready::0')
@@ -58,13 +57,13 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     const view = render(Counter, { client })
     const second = render(Counter, { client, id: 'second' })
     await eventually(() => expect(text('second')).toBe('ready::0'))
-    expect(h.server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 1 })
+    expect(server.atomkv.stats()).toMatchObject({ streams: 1, subscriptions: 1 })
 
     view.unmount()
     expect(client.cache.size).toBe(1) // the other component still watches
     second.unmount()
     await until(() => client.cache.size === 0, 'the key released')
-    await until(() => h.server.atomkv.stats().streams === 0, 'the stream closed')
+    await until(() => server.atomkv.stats().streams === 0, 'the stream closed')
   })
 
   it('honours the store contract outside components', async () => {
@@ -126,9 +125,9 @@ describe('atomkvPrefix and atomkvStatus (client from context)', () => {
     await writer.set('/board/a', 'FIRST')
     await eventually(() => expect(board().textContent).toBe('/board/a=FIRST@1/board/b=second@0'))
 
-    await h.stop()
+    await server.close()
     await eventually(() => expect(board().dataset.connection).toBe('reconnecting'))
-    await h.restart() // empty: the list is rebuilt from the new server's state
+    await server.restart() // empty: the list is rebuilt from the new server's state
     await eventually(() => expect(board().dataset.connection).toBe('open'))
     await eventually(() => expect(board().textContent).toBe(''))
     await afterRestart(() => writer.set('/board/c', 'third'))
