@@ -2,7 +2,7 @@
 // a test can land writes between a stream's start and its snapshot. Shared by
 // the server's hub tests and the client's handover test.
 
-import type { MemoryStore, Store } from '../server/src/index.js'
+import type { MemoryStore, Store } from '@atomkv/server'
 
 export interface LateSnapshotStore {
   store: Store

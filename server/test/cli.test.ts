@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CliError, parseCli } from '../src/args.js'
-import { set, SSEClient, waitFor } from './helpers.js'
+import { waitFor } from '@atomkv/test-support'
+import { set, SSEClient } from './helpers.js'
 
 describe('parseCli', () => {
   it('defaults to every interface on port 8000', () => {

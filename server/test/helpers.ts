@@ -1,94 +1,16 @@
-// Test helpers: a real server on an ephemeral port, a small SSE reader over
-// fetch, and waiting for conditions instead of sleeping.
+// The server's own test helpers: a small SSE reader over fetch (its streams
+// closed after each test), a logger that keeps what it is told, and plain HTTP
+// writes. Servers, clients and waiting are @atomkv/test-support's.
 
+import { waitFor } from '@atomkv/test-support'
 import { afterEach } from 'vitest'
-import { serve as srvx } from 'srvx'
-import {
-  type AtomKVServer,
-  createAtomKV,
-  type Logger,
-  type MemoryStore,
-  serve,
-  type ServeOptions,
-  type Store,
-} from '../src/index.js'
+import type { Logger } from '../src/index.js'
 
-const servers: AtomKVServer[] = []
 const streams: SSEClient[] = []
 
-afterEach(async () => {
-  defaultTransport = 'node'
+afterEach(() => {
   for (const stream of streams.splice(0)) stream.close()
-  await Promise.all(servers.splice(0).map((server) => server.close()))
 })
-
-/**
- * How a test server answers: `node` is the standalone server (streams and
- * answers written straight to Node's response); `web` serves the same app
- * through its fetch handler with plain web Requests, the path other runtimes
- * and HTTP/2 take.
- */
-export type Transport = 'node' | 'web'
-export const TRANSPORTS: readonly Transport[] = ['node', 'web']
-
-let defaultTransport: Transport = 'node'
-
-/** Sets the transport of the servers a test starts: `describe.each(TRANSPORTS)` runs a suite over both. */
-export function useTransport(transport: Transport): void {
-  defaultTransport = transport
-}
-
-/** A server on 127.0.0.1 and a free port, closed after the test. */
-export async function startServer(options: ServeOptions & { transport?: Transport } = {}): Promise<AtomKVServer> {
-  const { transport = defaultTransport, ...rest } = options
-  const server =
-    transport === 'node'
-      ? await serve({ port: 0, hostname: '127.0.0.1', logger: false, ...rest })
-      : await serveWeb({ logger: false, ...rest })
-  servers.push(server)
-  return server
-}
-
-/** The app behind its fetch handler: each request is copied into a plain Request, which carries no Node runtime. */
-async function serveWeb(options: ServeOptions): Promise<AtomKVServer> {
-  const atomkv = createAtomKV(options)
-  const server = srvx({
-    port: 0,
-    hostname: '127.0.0.1',
-    silent: true,
-    gracefulShutdown: false,
-    fetch: (request) => {
-      const body = request.method === 'GET' || request.method === 'HEAD' ? null : request.body
-      const init = { method: request.method, headers: request.headers, body, signal: request.signal, duplex: 'half' }
-      return atomkv.fetch(new Request(request.url, init as RequestInit))
-    },
-  })
-  await server.ready()
-  const port = Number(new URL(server.url!).port)
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    atomkv,
-    async close() {
-      await atomkv.close()
-      await server.close(true)
-    },
-  }
-}
-
-/** Resolves once `condition` holds; rejects after `timeoutMs` with `what` in the message. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what = 'condition',
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 export interface CapturingLogger extends Logger {
   readonly warnings: string[]
@@ -260,5 +182,3 @@ export function revisionsOf(writes: readonly WriteEvent[], key: string): number[
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
 }
-
-export { lateSnapshotStore } from '../../test-support/late-snapshot-store.js'

@@ -2,14 +2,8 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { IncomingHttpHeaders } from 'node:http'
 import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  encodeKey,
-  post,
-  put,
-  startServer,
-  TRANSPORTS,
-  useTransport,
-} from './helpers.js'
+import { startServer, TRANSPORTS, useTransport } from '@atomkv/test-support'
+import { encodeKey, post, put } from './helpers.js'
 
 const CORS = {
   'access-control-allow-origin': '*',

@@ -8,7 +8,7 @@ import { covers } from '@atomkv/client'
 import { MemoryStore } from '../src/memory-store.js'
 import { coveringPaths } from '@atomkv/client/protocol'
 import type { Write } from '../src/store.js'
-import { waitFor } from './helpers.js'
+import { waitFor } from '@atomkv/test-support'
 
 const keysOf = (writes: readonly Write[]) => writes.map((w) => w.key)
 

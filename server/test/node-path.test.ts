@@ -5,7 +5,8 @@
 
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { set, startServer, waitFor } from './helpers.js'
+import { startServer, waitFor } from '@atomkv/test-support'
+import { set } from './helpers.js'
 
 /** A raw connection that collects what it receives as text. */
 function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {

@@ -1,19 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../src/index.js'
-import {
-  lateSnapshotStore,
-  post,
-  range,
-  revisionsOf,
-  set,
-  SSEClient,
-  type SSEEvent,
-  startServer,
-  toWrite,
-  TRANSPORTS,
-  useTransport,
-  waitFor,
-} from './helpers.js'
+import { lateSnapshotStore, startServer, TRANSPORTS, useTransport, waitFor } from '@atomkv/test-support'
+import { post, range, revisionsOf, set, SSEClient, type SSEEvent, toWrite } from './helpers.js'
 
 const isWrite = (e: SSEEvent) => e.event === undefined
 

@@ -2,7 +2,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createAtomKV, serve } from '../src/index.js'
-import { set, SSEClient, waitFor } from './helpers.js'
+import { waitFor } from '@atomkv/test-support'
+import { set, SSEClient } from './helpers.js'
 
 describe('serve()', () => {
   it('closes promptly with streams open, ending them', async () => {

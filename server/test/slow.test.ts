@@ -1,18 +1,8 @@
 import { connect, type Socket } from 'node:net'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../src/index.js'
-import {
-  capturingLogger,
-  lateSnapshotStore,
-  range,
-  revisionsOf,
-  set,
-  SSEClient,
-  startServer,
-  TRANSPORTS,
-  useTransport,
-  waitFor,
-} from './helpers.js'
+import { lateSnapshotStore, startServer, TRANSPORTS, useTransport, waitFor } from '@atomkv/test-support'
+import { capturingLogger, range, revisionsOf, set, SSEClient } from './helpers.js'
 
 /** Opens a stream on a raw socket that never reads: the server sees a client that has stopped. */
 function stalledStream(port: number, path: string): Socket {

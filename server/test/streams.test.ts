@@ -1,16 +1,7 @@
 import { connect } from 'node:net'
 import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  post,
-  range,
-  revisionsOf,
-  set,
-  SSEClient,
-  startServer,
-  TRANSPORTS,
-  useTransport,
-  waitFor,
-} from './helpers.js'
+import { startServer, TRANSPORTS, useTransport, waitFor } from '@atomkv/test-support'
+import { post, range, revisionsOf, set, SSEClient } from './helpers.js'
 
 describe.each(TRANSPORTS)('event streams (%s)', (transport) => {
   beforeEach(() => useTransport(transport))

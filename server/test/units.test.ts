@@ -8,7 +8,8 @@ import type { Store } from '../src/store.js'
 import { WebSink } from '../src/sink.js'
 import { acceptsEventStream, comment, frame, writeFrame } from '../src/sse.js'
 import type { Subscriber } from '../src/subscriber.js'
-import { capturingLogger, lateSnapshotStore } from './helpers.js'
+import { lateSnapshotStore } from '@atomkv/test-support'
+import { capturingLogger } from './helpers.js'
 
 const text = (bytes: Uint8Array | { bytes: Uint8Array }) =>
   new TextDecoder().decode(bytes instanceof Uint8Array ? bytes : bytes.bytes)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createServer, preview, type PreviewServer, type ViteDevServer } from 'vite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { atomkv, type AtomKVPluginOptions } from '../src/vite.js'
-import { waitFor } from './helpers.js'
+import { waitFor } from '@atomkv/test-support'
 
 let dir: string
 const servers: (ViteDevServer | PreviewServer)[] = []
