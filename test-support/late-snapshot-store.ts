@@ -2,7 +2,7 @@
 // a test can land writes between a stream's start and its snapshot. Shared by
 // the server's hub tests and the client's handover test.
 
-import type { MemoryStore, Store } from '@atomkv/server'
+import { MemoryStore, type Store } from '@atomkv/server'
 
 export interface LateSnapshotStore {
   store: Store
@@ -14,8 +14,8 @@ export interface LateSnapshotStore {
   readonly waiting: number
 }
 
-/** `memory` behind a gate, shut at first: `list()` waits until `release()`. */
-export function lateSnapshotStore(memory: MemoryStore): LateSnapshotStore {
+/** `memory` (a new MemoryStore unless given) behind a gate, shut at first: `list()` waits until `release()`. */
+export function lateSnapshotStore(memory: MemoryStore = new MemoryStore()): LateSnapshotStore {
   let open!: () => void
   let gate: Promise<void> | undefined
   let waiting = 0

@@ -1,8 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { serve, type AtomKVServer, type ServeOptions } from '@atomkv/server'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
-  AtomKVError,
-  createClient,
   DEFAULT_RELEASE_DELAY_MS,
   LOADING_KEY,
   type AtomKVCache,
@@ -11,15 +8,14 @@ import {
   type Observable,
   type PrefixState,
 } from '@atomkv/client'
-
-/** Polls `cond` until it holds; fails with `what` after `timeoutMs`. */
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+import {
+  afterRestart,
+  startClient,
+  startServer,
+  waitFor,
+  type TestServer,
+  type TestServerOptions,
+} from '@atomkv/test-support'
 
 /** Counts notifications of a handle and keeps it live until `stop()`. */
 function observe<S>(store: Observable<S>) {
@@ -28,36 +24,19 @@ function observe<S>(store: Observable<S>) {
   return seen
 }
 
-let server: AtomKVServer
+let server: TestServer
 let client: AtomKVClient
 let writer: AtomKVClient
-const opened: AtomKVServer[] = []
-const clients: AtomKVClient[] = []
 
 /** The cache of a new client of the server, made with `options`; the client is closed after the test. */
 function cacheWith(options: CacheOptions): AtomKVCache {
-  const made = createClient({ url: server.url, retry: { minDelayMs: 10, maxDelayMs: 50 }, cache: options })
-  clients.push(made)
-  return made.cache
-}
-
-async function start(options: ServeOptions = {}): Promise<AtomKVServer> {
-  const s = await serve({ port: 0, hostname: '127.0.0.1', logger: false, ...options })
-  opened.push(s)
-  return s
+  return startClient(server.url, { cache: options }).cache
 }
 
 beforeEach(async () => {
-  server = await start()
-  client = createClient({ url: server.url, retry: { minDelayMs: 10, maxDelayMs: 50 } })
-  writer = createClient({ url: server.url })
-})
-
-afterEach(async () => {
-  client.close()
-  writer.close()
-  for (const made of clients.splice(0)) made.close()
-  await Promise.all(opened.splice(0).map((s) => s.close()))
+  server = await startServer()
+  client = startClient(server.url)
+  writer = startClient(server.url)
 })
 
 describe('cached keys', () => {
@@ -298,9 +277,7 @@ describe('cached prefixes', () => {
     await waitFor(() => room.get().entries.size === 2 && alone.get().status === 'ready', 'the initial state')
 
     // A new, empty server on the same port: the client's position means nothing there.
-    const { port } = server
-    await server.close()
-    server = await start({ port })
+    await server.restart()
     await afterRestart(() => writer.set('/room/carol', 7))
     await waitFor(() => room.get().entries.has('/room/carol'), 'the new state')
     expect(entriesOf(room.get())).toEqual({ '/room/carol': [7, 0] })
@@ -331,28 +308,13 @@ describe('client.cache', () => {
   })
 })
 
-/**
- * Runs a request to a server just restarted on the same port: Node's fetch may
- * first hand out a pooled connection the old server closed, which fails before
- * the request is sent. Retried on exactly that failure.
- */
-async function afterRestart<T>(request: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await request()
-    } catch (error) {
-      if (!(error instanceof AtomKVError && error.code === 'network') || attempt >= 5) throw error
-    }
-  }
-}
-
 /** Replaces the default server with one made with `options` on a fresh port, and points the clients at it. */
-async function restartWith(options: ServeOptions): Promise<AtomKVServer> {
-  const next = await start(options)
+async function restartWith(options: TestServerOptions): Promise<TestServer> {
+  const next = await startServer(options)
   client.close()
   writer.close()
-  client = createClient({ url: next.url, retry: { minDelayMs: 10, maxDelayMs: 50 } })
-  writer = createClient({ url: next.url })
+  client = startClient(next.url)
+  writer = startClient(next.url)
   return next
 }
 

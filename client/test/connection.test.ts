@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryStore } from '@atomkv/server'
-import { lateSnapshotStore } from '../../test-support/late-snapshot-store.js'
 import { AtomKVError } from '../src/index.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS as MAX_SUBSCRIPTIONS } from '../src/protocol/index.js'
-import { countingFetch, recorder, startClient, startServer, take, waitFor } from './helpers.js'
+import { lateSnapshotStore, startClient, startServer, waitFor } from '@atomkv/test-support'
+import { countingFetch, recorder, take } from './helpers.js'
 
 describe('one connection per client', () => {
   it('carries 20 keys and 2 prefixes on one stream and delivers every update', async () => {
@@ -83,7 +82,7 @@ describe('one connection per client', () => {
 
   it('loses no write in a handover whose new stream reads its snapshot late', async () => {
     // No backlog: nothing to resume from, so each reopen hands over (see src/connection/handover.ts).
-    const late = lateSnapshotStore(new MemoryStore())
+    const late = lateSnapshotStore()
     late.release()
     const server = await startServer({ store: late.store, backlog: { maxEvents: 0 } })
     const kv = startClient(server.url)

@@ -1,37 +1,8 @@
-// Test helpers: a real server on an ephemeral port, a fetch that counts, and
-// waiting for a condition instead of sleeping.
+// The client's own test helpers: a fetch that counts, one that can hold
+// streams back, reading an iterator, and recording watch() events. Servers,
+// clients and waiting are @atomkv/test-support's.
 
-import { serve, type AtomKVServer, type ServeOptions } from '@atomkv/server'
-import { afterAll, afterEach } from 'vitest'
-import { createClient, type AtomKVClient, type ClientOptions, type WatchEvent } from '../src/index.js'
-
-const clients: AtomKVClient[] = []
-const servers: AtomKVServer[] = []
-const closing: Promise<void>[] = []
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close()
-  // A server's close() may wait up to its 1 s grace for sockets of aborted
-  // streams; let that run alongside the next tests instead of before them.
-  for (const server of servers.splice(0)) closing.push(server.close())
-})
-afterAll(async () => {
-  await Promise.all(closing)
-})
-
-/** A server for this test, closed after it. */
-export async function startServer(options: ServeOptions = {}): Promise<AtomKVServer> {
-  const server = await serve({ port: 0, hostname: '127.0.0.1', logger: false, ...options })
-  servers.push(server)
-  return server
-}
-
-/** A client for this test, closed after it; fast retries so reconnection tests stay short. */
-export function startClient(url: string, options: Partial<ClientOptions> = {}): AtomKVClient {
-  const client = createClient({ url, retry: { minDelayMs: 20, maxDelayMs: 200 }, ...options })
-  clients.push(client)
-  return client
-}
+import type { WatchEvent } from '../src/index.js'
 
 export interface CountingFetch {
   fetch: typeof fetch
@@ -50,20 +21,6 @@ export function countingFetch(): CountingFetch {
       return fetch(input, init)
     },
     streams: () => requests.filter((r) => r.includes('/.stream')),
-  }
-}
-
-/** Resolves once `condition` holds (polled), or fails after `timeoutMs` with `message`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  message = 'condition',
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AtomKVError, createClient } from '../src/index.js'
-import { countingFetch, startClient, startServer } from './helpers.js'
+import { startClient, startServer } from '@atomkv/test-support'
+import { countingFetch } from './helpers.js'
 
 describe('get, set, update', () => {
   it('reads a missing key as [null, -1], then follows revisions from 0', async () => {

@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ORIGINAL_FIBONACCI } from '../../test-support/original-examples.js'
-import { startServer, waitFor } from './helpers.js'
+import { ORIGINAL_FIBONACCI, startServer, waitFor } from '@atomkv/test-support'
 
 let script: string
 let outDir: string

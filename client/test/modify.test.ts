@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AtomKVConflictError, AtomKVError } from '../src/index.js'
-import { countingFetch, startClient, startServer } from './helpers.js'
+import { startClient, startServer } from '@atomkv/test-support'
+import { countingFetch } from './helpers.js'
 
 describe('modify', () => {
   it('8 concurrent loops of 50 increments on one key lose no increment', async () => {

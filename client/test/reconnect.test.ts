@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { AtomKVError } from '../src/index.js'
-import { gatedFetch, recorder, startClient, startServer, take, waitFor } from './helpers.js'
+import { startClient, startServer, waitFor } from '@atomkv/test-support'
+import { gatedFetch, recorder, take } from './helpers.js'
 
 /** A stand-in for the page's document and window, present only while a test needs it. */
 const globals = globalThis as { document?: unknown; window?: unknown }

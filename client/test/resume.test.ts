@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { serve } from '@atomkv/server'
 import type { ConnectionStatus } from '../src/index.js'
-import { gatedFetch, recorder, startClient, startServer, take, waitFor } from './helpers.js'
+import { startClient, startServer, waitFor } from '@atomkv/test-support'
+import { gatedFetch, recorder, take } from './helpers.js'
 
 describe('resume', () => {
   it('reconnects by itself when the server cuts the stream mid-burst, and loses nothing', async () => {
@@ -82,8 +82,7 @@ describe('resume', () => {
   })
 
   it('reconnects to a restarted server on the same port and converges to its state', async () => {
-    let server = await serve({ port: 0, hostname: '127.0.0.1', logger: false })
-    const port = server.port
+    const server = await startServer()
     const kv = startClient(server.url)
     const statuses: ConnectionStatus[] = []
     kv.onStatus((status) => statuses.push(status))
@@ -99,7 +98,7 @@ describe('resume', () => {
 
     await server.close()
     await waitFor(() => kv.status === 'reconnecting', 'reconnecting')
-    server = await serve({ port, hostname: '127.0.0.1', logger: false })
+    await server.restart()
     try {
       await waitFor(() => kv.status === 'open', 'the client to reconnect')
       await waitFor(() => watched.events.filter((e) => e.type === 'ready').length === 2, 'the reset to complete')
@@ -122,8 +121,7 @@ describe('resume', () => {
   })
 
   it('resets after a restart even when the new server already wrote the same id', async () => {
-    let server = await serve({ port: 0, hostname: '127.0.0.1', logger: false })
-    const port = server.port
+    const server = await startServer()
     const gate = gatedFetch()
     const kv = startClient(server.url, { fetch: gate.fetch })
     await kv.set('/live', 'before')
@@ -134,7 +132,7 @@ describe('resume', () => {
     gate.shut() // the client cannot reconnect until the new server has written "/live:0"
     await server.close()
     await waitFor(() => kv.status === 'reconnecting', 'reconnecting')
-    server = await serve({ port, hostname: '127.0.0.1', logger: false })
+    await server.restart()
     try {
       await fetch(`${server.url}/live`, { method: 'POST', body: '"after"' })
       gate.open()

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AtomKVError } from '../src/index.js'
-import { startClient, startServer, take, waitFor } from './helpers.js'
+import { startClient, startServer, waitFor } from '@atomkv/test-support'
+import { take } from './helpers.js'
 
 /** Runs `count` jobs, `width` at a time. */
 async function pool(count: number, width: number, job: (i: number) => Promise<unknown>): Promise<void> {
@@ -127,7 +128,7 @@ describe('subscribe', () => {
     const sub = kv.subscribe('/e')
     await sub.ready
     await kv.set('/e', 1)
-    await waitFor(async () => (await kv.get('/e'))[1] === 0)
+    await waitFor(async () => (await kv.get('/e'))[1] === 0, 'the write to /e')
     const done = kv.subscribe('/f')
     const pending = done.next()
     // let the write reach the stream before closing

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createClientIn, type AtomKVClient, type ClientOptions } from '../src/client.js'
 import { AtomKVError, createClient } from '../src/index.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS as MAX_SUBSCRIPTIONS } from '../src/protocol/index.js'
-import { countingFetch, gatedFetch, recorder, startServer, take, waitFor } from './helpers.js'
+import { startServer, waitFor } from '@atomkv/test-support'
+import { countingFetch, gatedFetch, recorder, take } from './helpers.js'
 import { Browser, type Tab } from './tabs.js'
 
 const opened: AtomKVClient[] = []

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { recorder, startClient, startServer, waitFor } from './helpers.js'
+import { startClient, startServer, waitFor } from '@atomkv/test-support'
+import { recorder } from './helpers.js'
 
 describe('watch', () => {
   it('with initial: the current state, then ready, then live writes', async () => {
