@@ -102,6 +102,50 @@ describe('modify', () => {
     expect(attempts).toBe(3)
   })
 
+  it('gives up after 25 conflicts when maxAttempts is not given', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    let attempts = 0
+    const error = await kv
+      .modify<string>('/k', async () => {
+        attempts++
+        await kv.set('/k', 'competitor')
+        return 'mine'
+      })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AtomKVConflictError)
+    expect(error).toMatchObject({ attempts: 25 })
+    expect(attempts).toBe(25)
+  })
+
+  it('waits between conflicting attempts rather than retrying at once', async () => {
+    const server = await startServer()
+    // When each conflicting PUT's answer came, and when the next read left.
+    const conflictsAt: number[] = []
+    const gaps: number[] = []
+    const kv = startClient(server.url, {
+      fetch: async (input, init) => {
+        if ((init?.method ?? 'GET') === 'GET' && conflictsAt.length > gaps.length) {
+          gaps.push(performance.now() - conflictsAt.at(-1)!)
+        }
+        const response = await fetch(input, init)
+        if (init?.method === 'PUT' && response.status === 409) conflictsAt.push(performance.now())
+        return response
+      },
+    })
+    const writer = startClient(server.url)
+    await kv
+      .modify<number>('/k', async () => {
+        await writer.set('/k', 0)
+        return 1
+      }, { maxAttempts: 11 })
+      .catch(() => undefined)
+    expect(gaps).toHaveLength(10)
+    // Jittered backoff from 8 ms doubling to 250: about 750 ms over ten waits on average, and
+    // below 100 ms with a negligible chance; retrying at once takes a few milliseconds in all.
+    expect(gaps.reduce((a, b) => a + b, 0)).toBeGreaterThan(100)
+  })
+
   it('passes on what fn throws, and refuses a bad maxAttempts', async () => {
     const server = await startServer()
     const kv = startClient(server.url)

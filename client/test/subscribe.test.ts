@@ -122,13 +122,27 @@ describe('subscribe', () => {
     await waitFor(() => subscriptions() === 0, 'return() to unsubscribe')
   })
 
+  it('yields every entry it holds after the client closes, then ends', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe<number>('/held')
+    await sub.ready
+    // A watch on the same client hears each write in the same pass that queues it for the iterator.
+    let seen = -1
+    kv.watch<number>('/held', (event) => event.type === 'value' && (seen = event.revision))
+    for (let i = 0; i < 3; i++) await kv.set('/held', i)
+    await waitFor(() => seen === 2, 'the three writes to reach the client')
+    kv.close()
+    expect(await take(sub, 3)).toEqual([['/held', 0, 0], ['/held', 1, 1], ['/held', 2, 2]])
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+  })
+
   it('ends iterators after what they hold when the client closes', async () => {
     const server = await startServer()
     const kv = startClient(server.url)
     const sub = kv.subscribe('/e')
     await sub.ready
     await kv.set('/e', 1)
-    await waitFor(async () => (await kv.get('/e'))[1] === 0, 'the write to /e')
     const done = kv.subscribe('/f')
     const pending = done.next()
     // let the write reach the stream before closing
