@@ -250,11 +250,17 @@ function methods(handlers: Partial<Record<Method, Handler>>): Handler {
  * The key or prefix a request names: its path below where the app is mounted
  * (`h3.mount('/kv', atomkv.app)` serves `/kv/a` as the key `/a`),
  * percent-decoded. h3 has already refused malformed escapes with a 400.
+ *
+ * On Node it is the path as the client sent it: a URL parser would turn
+ * `/a/../b` into `/b` and `/a\b` into `/a/b`, and the key rule (like the
+ * original) refuses both spellings. Other runtimes hand over a parsed URL.
  */
 function pathOf(event: H3Event): string {
   const route = event.context.matchedRoute?.route ?? ''
   const base = route.endsWith('/**') ? route.slice(0, -3) : ''
-  let pathname = event.url.pathname
+  const raw = event.runtime?.node?.req.url
+  const query = raw?.indexOf('?') ?? -1
+  let pathname = raw?.startsWith('/') ? (query === -1 ? raw : raw.slice(0, query)) : event.url.pathname
   if (base && pathname.startsWith(base)) pathname = pathname.slice(base.length)
   try {
     return decodeURIComponent(pathname)
@@ -266,7 +272,8 @@ function pathOf(event: H3Event): string {
 /** `X-Revision` as sent with PUT: an integer; one no key can have (too large) is `-1`, and conflicts. */
 function parseRevision(header: string | null): number {
   const value = header?.trim() ?? ''
-  if (!/^-?\d+$/.test(value)) {
+  // As the original's strconv.Atoi: decimal, with an optional sign.
+  if (!/^[+-]?\d+$/.test(value)) {
     const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
     throw new Refusal(400, `X-Revision ${problem}; PUT needs the next revision number`)
   }

@@ -65,13 +65,22 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
     expect(missing.status).toBe(400)
     expectCors(missing)
     expect(await missing.text()).toMatch(/X-Revision is missing/)
-    for (const bad of ['abc', '1.5', '', '1e3', '0x1', '+1']) {
+    for (const bad of ['abc', '1.5', '', '1e3', '0x1', '++1', '1_000']) {
       const response = await put(url, '/r', 'changed', bad)
       expect(response.status, `X-Revision ${JSON.stringify(bad)}`).toBe(400)
     }
     const read = await fetch(`${url}/r`)
     expect(await read.json()).toBe('kept')
     expect(read.headers.get('x-revision')).toBe('0')
+  })
+
+  it('reads X-Revision as the original does: a decimal integer with an optional sign', async () => {
+    const { url } = await startServer()
+    await post(url, '/signed', 'first')
+    expect((await put(url, '/signed', 'second', '+1')).status).toBe(200)
+    expect((await put(url, '/signed', 'third', '002')).status).toBe(200)
+    expect((await put(url, '/signed', 'no', '-3')).status).toBe(409)
+    expect(await (await fetch(`${url}/signed`)).json()).toBe('third')
   })
 
   it('creates a missing key with PUT only at revision 0', async () => {
@@ -140,6 +149,9 @@ describe.each(TRANSPORTS)('keys (%s)', (transport) => {
       ['/a:b', /letters, digits/],
       ['/a.b', /letters, digits/],
       ['/a%20b', /letters, digits/],
+      // Letters and decimal digits only, as the original: not other number characters.
+      ['/a%C2%B2', /letters, digits/],
+      ['/%E2%85%AB', /letters, digits/],
       [`/${'x'.repeat(1100)}`, /longer than 1024/],
     ]
     for (const [path, problem] of cases) {

@@ -89,6 +89,19 @@ describe('streams written to the Node socket', () => {
     expect(received().slice(head.length + 4)).toBe(':ok\n\nid:/old:0\ndata:"one"\n\n')
   })
 
+  it('refuses the spellings a URL parser would rewrite into another key, and stores nothing', async () => {
+    const { port, atomkv } = await startServer()
+    for (const path of ['/a\\b', '/a/../b', '/a/./b', '/a/%2E%2E/b', '/a/..']) {
+      const { socket, received, closed } = rawConnection(port)
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1`)
+      await closed
+      // `/a/..` is routed as `/` (the script, GET only): refused too, with 405.
+      expect(received(), path).toMatch(path === '/a/..' ? /^HTTP\/1\.1 405 / : /^HTTP\/1\.1 400 /)
+      expect(received(), path).toContain('access-control-allow-origin: *')
+    }
+    expect(atomkv.stats().keys).toBe(0)
+  })
+
   it('serves a stream pipelined behind another request on one connection', async () => {
     const { url, port } = await startServer()
     await set(url, '/pipe/a', 'first')

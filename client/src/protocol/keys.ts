@@ -3,7 +3,8 @@
 // trailing `/`, and each component is Unicode letters, digits, `-` and `_`.
 // A prefix is a key followed by `/`; it covers every key below it.
 
-const COMPONENT = String.raw`[\p{L}\p{N}_-]+`
+// Letters and decimal digits (Unicode `Nd`, as the original's `unicode.IsDigit`): not `²` or `Ⅻ`.
+const COMPONENT = String.raw`[\p{L}\p{Nd}_-]+`
 const KEY_RE = new RegExp(String.raw`^(?:/${COMPONENT})+$`, 'u')
 const PREFIX_RE = new RegExp(String.raw`^(?:/${COMPONENT})+/$`, 'u')
 const KEY_OR_PREFIX_RE = new RegExp(String.raw`^(?:/${COMPONENT})+/?$`, 'u')
