@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HEADER, isPrefix, keyProblem, MAX_SESSION_LENGTH, QUERY, STATS_PATH, STREAM_PATH } from '@atomkv/client/protocol'
 import { H3, type H3Event, type NodeHandler } from 'h3'
-import { toNodeHandler } from 'h3/node'
+import { toNodeHandler } from 'srvx/node'
 import { readJSON } from './body.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
@@ -207,11 +207,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   app.all(STREAM_PATH, methods({ GET: multiplexed }))
   app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }))
   app.all('/**', methods({ GET: read, POST: write, PUT: write }))
+  const handle = guardURL(app)
 
   return {
     app,
-    fetch: async (request) => app.fetch(request),
-    nodeHandler: toNodeHandler(app),
+    fetch: async (request) => handle(request),
+    nodeHandler: toNodeHandler(handle) as NodeHandler,
     store,
     stats,
     closeStreams: () => hub.closeStreams(),
@@ -219,6 +220,23 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       hub.close()
       if (ownsStore) await store.close?.()
     },
+  }
+}
+
+/**
+ * The app's fetch, answering 400 to a request whose URL cannot be parsed (a
+ * `Host` such as `1.2.3.4.5` with a dot-segment path): h3 builds its event,
+ * and with it the URL, before its own error handling runs, so such a request
+ * would otherwise end as a bare 500 without CORS headers.
+ */
+export function guardURL(app: H3): (request: Request) => Response | Promise<Response> {
+  return (request) => {
+    try {
+      return app.fetch(request)
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_INVALID_URL') throw error
+      return text(undefined, 400, 'the URL is malformed') as Response
+    }
   }
 }
 

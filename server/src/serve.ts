@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
-import { type AtomKV, createAtomKV } from './app.js'
+import { type AtomKV, createAtomKV, guardURL } from './app.js'
 import type { AtomKVOptions } from './options.js'
 
 export interface ServeOptions extends AtomKVOptions {
@@ -29,7 +29,7 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
   const { port = 8000, hostname, ...rest } = options
   const atomkv = createAtomKV(rest)
   const server = srvx({
-    fetch: atomkv.app.fetch,
+    fetch: guardURL(atomkv.app),
     port,
     // Passed to listen() as is, so an absent hostname means every interface (not srvx's HOST variable).
     node: { host: hostname },

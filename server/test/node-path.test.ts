@@ -102,6 +102,18 @@ describe('streams written to the Node socket', () => {
     expect(atomkv.stats().keys).toBe(0)
   })
 
+  it('answers 400 with CORS, not a bare 500, to a URL that cannot be parsed', async () => {
+    const { port } = await startServer()
+    for (const host of ['1.2.3.4.5', '127.e99990.0.1']) {
+      const { socket, received, closed } = rawConnection(port)
+      socket.write(`GET /a/../b HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      await closed
+      expect(received(), host).toMatch(/^HTTP\/1\.1 400 /)
+      expect(received(), host).toContain('access-control-allow-origin: *')
+      expect(received(), host).toMatch(/the URL is malformed$/)
+    }
+  })
+
   it('serves a stream pipelined behind another request on one connection', async () => {
     const { url, port } = await startServer()
     await set(url, '/pipe/a', 'first')
