@@ -15,6 +15,7 @@ import {
   checkInteger,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_RETIRING_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM,
   DEFAULT_MAX_VALUE_BYTES,
@@ -62,6 +63,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxQueueBytes', options.maxQueueBytes, 1)
   checkInteger('maxSubscriptionsPerStream', options.maxSubscriptionsPerStream, 1)
   checkInteger('maxStreams', options.maxStreams, 1)
+  checkInteger('retiringGraceMs', options.retiringGraceMs, 0)
   checkInteger('backlog.maxEvents', options.backlog?.maxEvents, 0)
   checkInteger('backlog.maxBytes', options.backlog?.maxBytes, 0)
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
@@ -73,6 +75,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     options.store ?? new MemoryStore({ maxKeys: options.maxKeys, expireAfterMs: options.expireAfterMs })
   const hub = new Hub(store, {
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    retiringGraceMs: options.retiringGraceMs ?? DEFAULT_RETIRING_GRACE_MS,
     maxQueueBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
     maxStreams,
     backlog: options.backlog ?? {},

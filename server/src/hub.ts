@@ -11,6 +11,8 @@ import { Subscriber, type SubscriberHost } from './subscriber.js'
 
 export interface HubOptions {
   heartbeatMs: number
+  /** How long a stream replaced by a newer one of its session may take to send what it holds. */
+  retiringGraceMs: number
   maxQueueBytes: number
   maxStreams: number
   backlog: BacklogOptions
@@ -57,6 +59,8 @@ export class Hub implements SubscriberHost {
   #closed = false
   /** The newest stream of each session; no larger than the set of streams. */
   readonly #sessions = new Map<string, Subscriber>()
+  /** Streams replaced by a newer one of their session, with the deadline by which they must have sent what they hold. */
+  readonly #retiring = new Map<Subscriber, ReturnType<typeof setTimeout>>()
 
   constructor(store: Store, options: HubOptions) {
     this.#store = store
@@ -123,9 +127,10 @@ export class Hub implements SubscriberHost {
       this,
     )
     this.#attach(subscriber)
-    if (session !== undefined) {
+    const previous = session === undefined ? undefined : this.#sessions.get(session)
+    // A session is taken over only from the address that holds it: knowing a name is not enough to end a stream.
+    if (session !== undefined && (!previous || previous.client === client)) {
       // Registered first: every write goes to the old stream or the new one.
-      const previous = this.#sessions.get(session)
       subscriber.session = session
       this.#sessions.set(session, subscriber)
       previous?.retire()
@@ -175,15 +180,22 @@ export class Hub implements SubscriberHost {
     this.#heartbeat = undefined
   }
 
+  retiring(subscriber: Subscriber): void {
+    this.#unindex(subscriber)
+    const grace = this.#options.retiringGraceMs
+    const deadline = setTimeout(() => {
+      this.#options.logger.warn(`atomkv: cut off ${subscriber.label}: replaced, and did not send what it held within ${grace} ms`)
+      subscriber.abort(new StreamCutError('replaced, and not read'))
+    }, grace)
+    deadline.unref?.()
+    this.#retiring.set(subscriber, deadline)
+  }
+
   detach(subscriber: Subscriber): void {
     if (!this.#subscribers.delete(subscriber)) return
-    const { session } = subscriber
-    if (session !== undefined && this.#sessions.get(session) === subscriber) this.#sessions.delete(session)
-    for (const path of subscriber.subscriptions) {
-      const set = this.#index.get(path)
-      if (set?.delete(subscriber)) this.#subscriptions--
-      if (set?.size === 0) this.#index.delete(path)
-    }
+    clearTimeout(this.#retiring.get(subscriber))
+    this.#retiring.delete(subscriber)
+    this.#unindex(subscriber)
     if (this.#subscribers.size === 0) {
       clearInterval(this.#heartbeat)
       this.#heartbeat = undefined
@@ -194,6 +206,17 @@ export class Hub implements SubscriberHost {
     const reason = error instanceof Error ? error.message : String(error)
     this.#options.logger.warn(`atomkv: cut off ${subscriber.label}: ${reason}`)
     subscriber.abort(error instanceof Error ? error : new StreamCutError(reason))
+  }
+
+  /** No more events for this stream. */
+  #unindex(subscriber: Subscriber): void {
+    const { session } = subscriber
+    if (session !== undefined && this.#sessions.get(session) === subscriber) this.#sessions.delete(session)
+    for (const path of subscriber.subscriptions) {
+      const set = this.#index.get(path)
+      if (set?.delete(subscriber)) this.#subscriptions--
+      if (set?.size === 0) this.#index.delete(path)
+    }
   }
 
   #attach(subscriber: Subscriber): void {

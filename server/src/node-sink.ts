@@ -54,8 +54,8 @@ export class NodeSink implements Sink {
     // Once the response is over, the socket may serve the next request: leave it as found.
     res.once('close', () => {
       socket.off('drain', onDrain)
-      if (!this.#ended) owner.gone()
       this.#ended = true
+      owner.gone()
     })
   }
 

@@ -24,8 +24,14 @@ export interface AtomKVOptions {
   backlog?: BacklogOptions
   /** Most keys and prefixes on one stream. Default 1000. */
   maxSubscriptionsPerStream?: number
-  /** Most streams open at once; one more is refused with `503`. Default 10 000. */
+  /** Most streams open at once, those still sending what they held when replaced included; one more is refused with `503`. Default 10 000. */
   maxStreams?: number
+  /**
+   * A stream replaced by a newer one of its session (`?session=`) sends what it
+   * holds, then ends; if its reader has not taken it within this long, it is
+   * dropped. Until then it counts against `maxStreams`. Default 5 000.
+   */
+  retiringGraceMs?: number
   /** Default `console`; `false` logs nothing. */
   logger?: Logger | false
 }
@@ -35,6 +41,7 @@ export const DEFAULT_HEARTBEAT_MS = 15_000
 export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
 export const DEFAULT_MAX_STREAMS = 10_000
+export const DEFAULT_RETIRING_GRACE_MS = 5000
 
 const silent: Logger = { warn() {}, error() {} }
 

@@ -13,7 +13,7 @@ export interface Sink {
   write(frame: Frame): void
   /** Hands over frames, in order. */
   writeAll(frames: readonly Frame[]): void
-  /** Ends the stream after what was handed over. */
+  /** Ends the stream after what was handed over; calls {@link SinkOwner.gone} once the reader has taken it all. */
   end(): void
   /** Drops the connection at once. */
   abort(reason: Error): void
@@ -33,10 +33,12 @@ export interface SinkOwner {
 export class WebSink implements Sink {
   readonly stream: ReadableStream<Uint8Array>
   readonly buffered = 0
+  readonly #owner: SinkOwner
   #controller!: ReadableStreamDefaultController<Uint8Array>
   #waiting = false
 
   constructor(owner: SinkOwner) {
+    this.#owner = owner
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -72,6 +74,8 @@ export class WebSink implements Sink {
     } catch {
       // Already closed by the reader.
     }
+    // Frames are enqueued only when pulled: the reader already has everything.
+    this.#owner.gone()
   }
 
   abort(reason: Error): void {

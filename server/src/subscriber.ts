@@ -16,7 +16,9 @@ export interface QueuedFrame extends Frame {
 
 /** What a subscriber needs from the hub that owns it. */
 export interface SubscriberHost {
-  /** The subscriber takes no more events (closed, cut, cancelled or retiring): forget it. Called once. */
+  /** The subscriber takes no more events, but still holds some for its reader: it stays counted. */
+  retiring(subscriber: Subscriber): void
+  /** The subscriber is closed (ended, cut off, or its reader went away): forget it. Called once. */
   detach(subscriber: Subscriber): void
   /** Producing the opening frames failed (the resume point left the backlog); cut it off. */
   failed(subscriber: Subscriber, error: unknown): void
@@ -62,6 +64,8 @@ export class Subscriber implements SinkOwner {
   #active = false
   /** Set while frames are being handed to the sink, so a sink that calls back at once does not re-enter. */
   #flushing = false
+  /** A retiring stream's sink was told to end. */
+  #ending = false
 
   constructor(
     id: number,
@@ -176,7 +180,7 @@ export class Subscriber implements SinkOwner {
     if (this.#state === 'opening' || this.#state === 'replaying') return this.end()
     if (this.#state !== 'live') return
     this.#state = 'retiring'
-    this.#host.detach(this)
+    this.#host.retiring(this)
     this.#flush()
   }
 
@@ -197,12 +201,11 @@ export class Subscriber implements SinkOwner {
 
   #finish(): boolean {
     if (this.#state === 'closed') return false
-    const detached = this.#state === 'retiring'
     this.#state = 'closed'
     this.#queue.clear()
     this.#queuedBytes = 0
     this.#opening = undefined
-    if (!detached) this.#host.detach(this)
+    this.#host.detach(this)
     return true
   }
 
@@ -220,7 +223,11 @@ export class Subscriber implements SinkOwner {
     } finally {
       this.#flushing = false
     }
-    if (this.#state === 'retiring' && this.#queue.empty) this.end()
+    // What it held is handed over: the sink ends, and says when the reader has it (then it is forgotten).
+    if (this.#state === 'retiring' && this.#queue.empty && !this.#ending) {
+      this.#ending = true
+      sink.end()
+    }
   }
 
   /** The next frames to send, up to about {@link CHUNK_BYTES}. */

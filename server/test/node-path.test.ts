@@ -114,6 +114,29 @@ describe('streams written to the Node socket', () => {
     }
   })
 
+  it('lets only the address holding a session take it over', async () => {
+    const { url, port, atomkv } = await startServer()
+    const owner = rawConnection(port)
+    owner.socket.write('GET /.stream?sub=/s/&session=mine HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    await waitFor(() => owner.received().includes(':ok'), 'the owner stream')
+    // Another address (Linux routes all of 127/8 to loopback) names the same session.
+    const other = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' })
+    let text = ''
+    other.on('data', (chunk) => (text += chunk))
+    other.write('GET /.stream?sub=/unrelated&session=mine HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    await waitFor(() => text.includes(':ok'), 'the other stream')
+    await set(url, '/s/a', 'still here')
+    await waitFor(() => owner.received().includes('data:"still here"'), 'the owner to keep its stream')
+    expect(atomkv.stats().streams).toBe(2)
+    // The same address still takes its own session over (a reconnecting client).
+    const again = rawConnection(port)
+    again.socket.write('GET /.stream?sub=/s/&session=mine HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    await waitFor(() => chunksOf(owner.received().slice(owner.received().indexOf('\r\n\r\n') + 4)).ended, 'the owner stream to be retired')
+    other.destroy()
+    again.socket.destroy()
+    owner.socket.destroy()
+  })
+
   it('serves a stream pipelined behind another request on one connection', async () => {
     const { url, port } = await startServer()
     await set(url, '/pipe/a', 'first')

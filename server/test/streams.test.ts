@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { startServer, TRANSPORTS, useTransport, waitFor } from '@atomkv/test-support'
-import { post, range, revisionsOf, set, SSEClient } from './helpers.js'
+import { capturingLogger, post, range, revisionsOf, set, SSEClient } from './helpers.js'
 
 describe.each(TRANSPORTS)('event streams (%s)', (transport) => {
   beforeEach(() => useTransport(transport))
@@ -221,7 +221,8 @@ describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
     }
 
     const newer = await SSEClient.open(`${url}/.stream?sub=/sess/&session=s1`)
-    expect(atomkv.stats().streams).toBe(2)
+    // The older one still holds events: it counts until its reader has them.
+    expect(atomkv.stats().streams).toBe(3)
     await set(url, '/sess/a', { n: writes++, pad })
     await newer.waitForWrites(1)
     expect(revisionsOf(newer.writes(), '/sess/a')).toEqual([writes - 1])
@@ -234,10 +235,40 @@ describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
     await waitFor(() => text.endsWith('\r\n0\r\n\r\n'), 'the end of the older stream')
     const ids = [...text.matchAll(/^id:\/sess\/a:(\d+)$/gm)].map((m) => Number(m[1]))
     expect(ids).toEqual(range(0, writes - 2))
+    await waitFor(() => atomkv.stats().streams === 2, 'the older stream to be forgotten once read')
     older.destroy()
 
     await other.waitForWrites(writes)
     expect(other.ended).toBe(false)
+  })
+
+  it('counts a replaced stream against maxStreams until it has sent what it held, and drops it past its grace', async () => {
+    const logger = capturingLogger()
+    const { url, port, atomkv } = await startServer({ maxStreams: 2, retiringGraceMs: 300, logger })
+    // A stream of session s whose reader has stopped, with events queued for it.
+    const stalled = connect(port, '127.0.0.1')
+    stalled.pause()
+    stalled.write(`GET /.stream?sub=/cap/&session=s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+    await waitFor(() => atomkv.stats().streams === 1, 'the stalled stream')
+    const pad = 'p'.repeat(8 * 1024)
+    let writes = 0
+    while (atomkv.stats().queuedBytes === 0) {
+      if (writes === 5000) throw new Error('the stalled stream never queued anything')
+      await set(url, '/cap/a', { n: writes++, pad })
+    }
+    const newer = await SSEClient.open(`${url}/.stream?sub=/cap/&session=s`)
+    // The replaced stream still holds its events: it counts, and what it holds counts.
+    expect(atomkv.stats().streams).toBe(2)
+    expect(atomkv.stats().queuedBytes).toBeGreaterThan(0)
+    expect((await fetch(`${url}/.stream?sub=/other`)).status).toBe(503)
+    // Its reader never reads: past the grace it is dropped, and its place is free.
+    await waitFor(() => atomkv.stats().streams === 1, 'the replaced stream to be dropped')
+    expect(logger.warnings.some((w) => w.includes('replaced'))).toBe(true)
+    const third = await fetch(`${url}/.stream?sub=/other`, { headers: { accept: 'text/event-stream' } })
+    expect(third.status).toBe(200)
+    await third.body?.cancel()
+    expect(newer.ended).toBe(false)
+    stalled.destroy()
   })
 
   it('retires a key stream too, and refuses a session name past 128 characters', async () => {

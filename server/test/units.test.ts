@@ -99,6 +99,7 @@ describe('Hub', () => {
     const store = new MemoryStore()
     const hub = new Hub(store, {
       heartbeatMs: 0,
+      retiringGraceMs: 5000,
       maxQueueBytes: 1 << 20,
       maxStreams: 10,
       backlog: { maxEvents: backlogEvents },
@@ -177,6 +178,7 @@ describe('the ids a stream sends', () => {
       const release = slow.release
       const hub = new Hub(store, {
         heartbeatMs: 0,
+      retiringGraceMs: 5000,
         maxQueueBytes: 1 << 20,
         maxStreams: 1000,
         backlog: {},
