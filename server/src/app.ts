@@ -15,6 +15,7 @@ import {
   checkInteger,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_TOTAL_SUBSCRIPTIONS,
   DEFAULT_RETIRING_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM,
@@ -63,12 +64,14 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxQueueBytes', options.maxQueueBytes, 1)
   checkInteger('maxSubscriptionsPerStream', options.maxSubscriptionsPerStream, 1)
   checkInteger('maxStreams', options.maxStreams, 1)
+  checkInteger('maxTotalSubscriptions', options.maxTotalSubscriptions, 1)
   checkInteger('retiringGraceMs', options.retiringGraceMs, 0)
   checkInteger('backlog.maxEvents', options.backlog?.maxEvents, 0)
   checkInteger('backlog.maxBytes', options.backlog?.maxBytes, 0)
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
   const maxSubscriptions = options.maxSubscriptionsPerStream ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS
+  const maxTotalSubscriptions = options.maxTotalSubscriptions ?? DEFAULT_MAX_TOTAL_SUBSCRIPTIONS
   const logger = resolveLogger(options.logger)
   const ownsStore = !options.store
   const store =
@@ -78,6 +81,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     retiringGraceMs: options.retiringGraceMs ?? DEFAULT_RETIRING_GRACE_MS,
     maxQueueBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
     maxStreams,
+    maxTotalSubscriptions,
     backlog: options.backlog ?? {},
     logger,
   })
@@ -172,8 +176,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       throw new Refusal(400, `session is ${session.length} characters long (at most ${MAX_SESSION_LENGTH})`)
     }
     const subscriber = hub.open({ subscriptions, initial, lastEventId, instance, session, client: event.req.ip })
-    if (!subscriber) {
-      const why = hub.closed ? 'the service is shutting down' : `too many open streams (at most ${maxStreams})`
+    if (typeof subscriber === 'string') {
+      const why = {
+        closed: 'the service is shutting down',
+        'too-many-streams': `too many open streams (at most ${maxStreams})`,
+        'too-many-subscriptions': `too many subscriptions on the server (at most ${maxTotalSubscriptions} over all streams)`,
+      }[subscriber]
       throw new Refusal(503, why)
     }
     const head = [HEADER.instance, hub.instance, HEADER.maxSubscriptions, String(maxSubscriptions)]

@@ -23,6 +23,8 @@ Options:
   --backlog-bytes <size>          bytes kept for resuming streams (default 16MiB)
   --max-subscriptions <n>         most keys and prefixes on one stream (default 1000)
   --max-streams <n>               most open streams (default 10000)
+  --max-total-subscriptions <n>   most keys and prefixes over all streams
+                                  (default 1000000)
   -h, --help                      show this help
 
 Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
@@ -54,6 +56,7 @@ const flags = {
   'backlog-bytes': { type: 'string' },
   'max-subscriptions': { type: 'string' },
   'max-streams': { type: 'string' },
+  'max-total-subscriptions': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -82,6 +85,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
+  options.maxTotalSubscriptions = count('max-total-subscriptions')
   return { command: 'serve', hostname, port, options }
 }
 

@@ -9,8 +9,13 @@ import { type Frame, frame, writeFrame } from './sse.js'
 import type { Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
 
+/** Why a stream was not opened. */
+export type OpenRefusal = 'closed' | 'too-many-streams' | 'too-many-subscriptions'
+
 export interface HubOptions {
   heartbeatMs: number
+  /** Most keys and prefixes over all streams: every subscription costs memory in the index. */
+  maxTotalSubscriptions: number
   /** How long a stream replaced by a newer one of its session may take to send what it holds. */
   retiringGraceMs: number
   maxQueueBytes: number
@@ -96,7 +101,8 @@ export class Hub implements SubscriberHost {
   }
 
   /**
-   * Opens a stream, or returns `undefined` when `maxStreams` are open or the hub is closed.
+   * Opens a stream, or says why not: the hub is closed, `maxStreams` are open, or the
+   * stream's subscriptions would take the total past `maxTotalSubscriptions`.
    * Frames flow once the caller attaches a sink to it.
    *
    * Registering the stream and fixing its resume point happen in one
@@ -116,8 +122,10 @@ export class Hub implements SubscriberHost {
    * never carry a write made after opening (those come live), and `ready`
    * follows everything up to its id.
    */
-  open({ subscriptions, initial, lastEventId, instance, session, client }: OpenStream): Subscriber | undefined {
-    if (this.#closed || this.#subscribers.size >= this.#options.maxStreams) return undefined
+  open({ subscriptions, initial, lastEventId, instance, session, client }: OpenStream): Subscriber | OpenRefusal {
+    if (this.#closed) return 'closed'
+    if (this.#subscribers.size >= this.#options.maxStreams) return 'too-many-streams'
+    if (this.#subscriptions + subscriptions.length > this.#options.maxTotalSubscriptions) return 'too-many-subscriptions'
     const id = this.#nextId++
     const subscriber = new Subscriber(
       id,

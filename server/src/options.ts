@@ -26,6 +26,8 @@ export interface AtomKVOptions {
   maxSubscriptionsPerStream?: number
   /** Most streams open at once, those still sending what they held when replaced included; one more is refused with `503`. Default 10 000. */
   maxStreams?: number
+  /** Most keys and prefixes watched over all streams; a stream that would pass it is refused with `503`. Default 1 000 000. */
+  maxTotalSubscriptions?: number
   /**
    * A stream replaced by a newer one of its session (`?session=`) sends what it
    * holds, then ends; if its reader has not taken it within this long, it is
@@ -42,6 +44,7 @@ export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
 export const DEFAULT_MAX_STREAMS = 10_000
 export const DEFAULT_RETIRING_GRACE_MS = 5000
+export const DEFAULT_MAX_TOTAL_SUBSCRIPTIONS = 1_000_000
 
 const silent: Logger = { warn() {}, error() {} }
 

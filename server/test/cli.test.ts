@@ -36,6 +36,7 @@ describe('parseCli', () => {
       '--backlog-bytes', '1048576',
       '--max-subscriptions', '50',
       '--max-streams', '7',
+      '--max-total-subscriptions', '900',
     ]) // prettier-ignore
     expect(command).toEqual({
       command: 'serve',
@@ -50,6 +51,7 @@ describe('parseCli', () => {
         backlog: { maxEvents: 100, maxBytes: 1048576 },
         maxSubscriptionsPerStream: 50,
         maxStreams: 7,
+        maxTotalSubscriptions: 900,
       },
     })
     expect(parseCli(['--expire-after', '0'])).toMatchObject({ options: { expireAfterMs: 0 } })

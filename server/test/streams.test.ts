@@ -136,6 +136,20 @@ describe.each(TRANSPORTS)('event streams (%s)', (transport) => {
 describe.each(TRANSPORTS)('one stream for many subscriptions (/.stream) (%s)', (transport) => {
   beforeEach(() => useTransport(transport))
 
+  it('refuses a stream that would take the subscriptions of all streams past maxTotalSubscriptions', async () => {
+    const { url, atomkv } = await startServer({ maxTotalSubscriptions: 5 })
+    const first = await SSEClient.open(`${url}/.stream?sub=/a&sub=/b&sub=/c/`)
+    const refused = await fetch(`${url}/.stream?sub=/d&sub=/e&sub=/f/`)
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*')
+    expect(await refused.text()).toMatch(/at most 5 over all streams/)
+    await SSEClient.open(`${url}/.stream?sub=/d&sub=/e/`)
+    expect(atomkv.stats().subscriptions).toBe(5)
+    first.close()
+    await waitFor(() => atomkv.stats().subscriptions === 2, 'the first stream to leave')
+    await SSEClient.open(`${url}/.stream?sub=/f&sub=/g&sub=/h/`)
+  })
+
   it('carries 20 keys and 2 prefixes on one stream and receives every update', async () => {
     const { url, atomkv } = await startServer()
     const keys = range(0, 19).map((i) => `/m/k${i}`)

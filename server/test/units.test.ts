@@ -100,6 +100,7 @@ describe('Hub', () => {
     const hub = new Hub(store, {
       heartbeatMs: 0,
       retiringGraceMs: 5000,
+      maxTotalSubscriptions: 1_000_000,
       maxQueueBytes: 1 << 20,
       maxStreams: 10,
       backlog: { maxEvents: backlogEvents },
@@ -111,7 +112,7 @@ describe('Hub', () => {
   it('cuts off a stream whose resume point leaves the backlog before its replay is read', async () => {
     const { logger, store, hub } = setup(10)
     for (let i = 0; i < 5; i++) await store.set('/g', String(i))
-    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
+    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' }) as Subscriber
     // The replay is read lazily; before anything is read, the backlog moves on.
     for (let i = 5; i < 30; i++) await store.set('/g', String(i))
     const reader = streamOf(subscriber).getReader()
@@ -123,7 +124,7 @@ describe('Hub', () => {
   it('replays lazily: a stream that reads in time gets every event', async () => {
     const { store, hub } = setup(10)
     for (let i = 0; i < 5; i++) await store.set('/g', String(i))
-    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' })!
+    const subscriber = hub.open({ subscriptions: ['/g'], initial: [], lastEventId: '/g:0' }) as Subscriber
     const reader = streamOf(subscriber).getReader()
     let received = ''
     while (!received.includes('id:/g:4\n')) received += text((await reader.read()).value!)
@@ -137,7 +138,7 @@ describe('Hub', () => {
 
   it('ends streams on closeStreams()', async () => {
     const { hub } = setup(10)
-    const subscriber = hub.open({ subscriptions: ['/a', '/b/'], initial: [] })!
+    const subscriber = hub.open({ subscriptions: ['/a', '/b/'], initial: [] }) as Subscriber
     expect(hub.subscriptions).toBe(2)
     const reader = streamOf(subscriber).getReader()
     expect(text((await reader.read()).value!)).toBe(':ok\n\n')
@@ -179,6 +180,7 @@ describe('the ids a stream sends', () => {
       const hub = new Hub(store, {
         heartbeatMs: 0,
       retiringGraceMs: 5000,
+      maxTotalSubscriptions: 1_000_000,
         maxQueueBytes: 1 << 20,
         maxStreams: 1000,
         backlog: {},
@@ -188,7 +190,7 @@ describe('the ids a stream sends', () => {
       for (const key of ['/i/a', '/s/x', '/i/b', '/z', '/s/y', '/i/a', '/s/x', '/i/c', '/s/y']) await write(key)
       const resumePoint = '/s/x:0'
       const open = (lastEventId: string, init: boolean) =>
-        hub.open({ subscriptions: ['/i/', '/s/'], initial: init ? ['/i/'] : [], lastEventId })!
+        hub.open({ subscriptions: ['/i/', '/s/'], initial: init ? ['/i/'] : [], lastEventId }) as Subscriber
 
       const first = open(resumePoint, true)
       // Writes while the stream opens (and, for the late store, before its snapshot is read).
