@@ -2,7 +2,7 @@
 // the Vite plugin; the file holds each key with its revision, so a client's
 // compare-and-swap after a restart is judged exactly as before it.
 
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { open, readFile, rename } from 'node:fs/promises'
 import { keyProblem } from '@atomkv/client/protocol'
 import type { Logger } from './options.js'
 import type { Write, WriteListener } from './store.js'
@@ -51,13 +51,20 @@ export async function readSeed(seed: Seed): Promise<[string, string][]> {
   })
 }
 
+/** A failed write is tried again this long after, at the least. */
+const RETRY_MS = 1000
+/** Characters of the file written at a time. */
+const PIECE_CHARS = 1 << 20
+
 /**
  * Writes the whole store to `file` at most once per `delayMs` after a change.
  * The file is replaced by rename, so a crash mid-write leaves the last good one.
+ * A failed write is logged once and tried again until one succeeds (logged too).
  */
 export class Persister {
   #timer: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> = Promise.resolve()
+  #failing = false
   #dirty = false
   readonly #unsubscribe: () => void
 
@@ -77,17 +84,31 @@ export class Persister {
     if (this.#dirty) {
       this.#dirty = false
       // One write at a time, in order: the last one holds the latest state.
-      this.#writing = this.#writing.then(() => this.#write()).catch((error: unknown) => {
-        this.logger.error(`atomkv: could not write ${this.file}`, error)
-      })
+      this.#writing = this.#writing.then(
+        () =>
+          this.#write().then(
+            () => {
+              if (this.#failing) this.logger.warn(`atomkv: wrote ${this.file} again`)
+              this.#failing = false
+            },
+            (error: unknown) => {
+              if (!this.#failing) this.logger.error(`atomkv: could not write ${this.file}; trying again`, error)
+              this.#failing = true
+              this.#dirty = true
+              this.#timer ??= setTimeout(() => void this.flush(), Math.max(this.delayMs, RETRY_MS))
+            },
+          ),
+      )
     }
     return this.#writing
   }
 
-  /** Stops listening and writes what is pending. */
-  close(): Promise<void> {
+  /** Stops listening and writes what is pending, once: a failed last write is logged, not retried. */
+  async close(): Promise<void> {
     this.#unsubscribe()
-    return this.flush()
+    await this.flush()
+    clearTimeout(this.#timer)
+    this.#timer = undefined
   }
 
   #schedule(): void {
@@ -95,14 +116,29 @@ export class Persister {
     this.#timer ??= setTimeout(() => void this.flush(), this.delayMs)
   }
 
+  /**
+   * Compact JSON, one entry a line, written in pieces: the stored JSON text goes
+   * in as it is (no parse, no indentation that a deeply nested value would
+   * multiply), and no single string has to hold the whole store.
+   */
   async #write(): Promise<void> {
-    const writes = this.store.entries()
-    const snapshot: Snapshot = {
-      atomkv: 1,
-      entries: writes.map(({ key, revision, json }) => ({ key, revision, value: JSON.parse(json) as unknown })),
-    }
     const temporary = `${this.file}.${process.pid}.tmp`
-    await writeFile(temporary, JSON.stringify(snapshot, null, 2) + '\n')
+    const file = await open(temporary, 'w')
+    try {
+      let piece = '{"atomkv":1,"entries":[\n'
+      let first = true
+      for (const { key, revision, json } of this.store.entries()) {
+        piece += `${first ? '' : ',\n'}{"key":${JSON.stringify(key)},"revision":${revision},"value":${json}}`
+        first = false
+        if (piece.length > PIECE_CHARS) {
+          await file.write(piece)
+          piece = ''
+        }
+      }
+      await file.write(piece + '\n]}\n')
+    } finally {
+      await file.close()
+    }
     await rename(temporary, this.file)
   }
 }

@@ -253,6 +253,42 @@ describe('the Vite plugin', () => {
     expect(consoleErrors).toEqual([])
   })
 
+  it('tries a failed persist write again until it succeeds, logging the failure once', async () => {
+    const errors: string[] = []
+    const warnings: string[] = []
+    const logger = { warn: (m: string) => void warnings.push(m), error: (m: string) => void errors.push(m) }
+    const sub = join(dir, 'later')
+    mkdirSync(sub)
+    const file = join(sub, 'data.json')
+    const { origin } = await dev({ persist: file, persistDelayMs: 10, logger })
+    rmSync(sub, { recursive: true })
+    await post(`${origin}/__atomkv/kept`, 'value')
+    await waitFor(() => errors.length > 0, 'the failed write')
+    await post(`${origin}/__atomkv/kept`, 'newer') // another change while failing: still one error
+    mkdirSync(sub)
+    await waitFor(() => {
+      try {
+        return readFileSync(file, 'utf8').includes('"newer"')
+      } catch {
+        return false
+      }
+    }, 'the write to succeed once the directory is back')
+    expect(errors).toHaveLength(1)
+    expect(warnings.some((w) => w.includes('again'))).toBe(true)
+  })
+
+  it('writes the persist file compactly, so a deeply nested value takes its own size', async () => {
+    const file = join(dir, 'deep.json')
+    const { origin, server } = await dev({ persist: file, persistDelayMs: 10 })
+    const deep = JSON.stringify(JSON.parse('['.repeat(2000) + ']'.repeat(2000)))
+    expect((await fetch(`${origin}/__atomkv/deep`, { method: 'POST', body: deep })).status).toBe(200)
+    await server.close()
+    const text = readFileSync(file, 'utf8')
+    expect(text.length).toBeLessThan(deep.length + 200)
+    const again = await dev({ persist: file })
+    expect(await (await fetch(`${again.origin}/__atomkv/deep`)).text()).toBe(deep)
+  })
+
   it('refuses a persist file that is not a snapshot, and leaves it alone', async () => {
     const file = join(dir, 'data.json')
     writeFileSync(file, '{"counter": 1}')
