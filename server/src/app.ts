@@ -14,6 +14,7 @@ import {
   type AtomKVOptions,
   checkInteger,
   DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_STREAMS,
   DEFAULT_MAX_TOTAL_SUBSCRIPTIONS,
   DEFAULT_RETIRING_GRACE_MS,
@@ -64,6 +65,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxQueueBytes', options.maxQueueBytes, 1)
   checkInteger('maxSubscriptionsPerStream', options.maxSubscriptionsPerStream, 1)
   checkInteger('maxStreams', options.maxStreams, 1)
+  checkInteger('maxDepth', options.maxDepth, 1)
   checkInteger('maxTotalSubscriptions', options.maxTotalSubscriptions, 1)
   checkInteger('retiringGraceMs', options.retiringGraceMs, 0)
   checkInteger('backlog.maxEvents', options.backlog?.maxEvents, 0)
@@ -71,6 +73,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
   const maxSubscriptions = options.maxSubscriptionsPerStream ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
   const maxTotalSubscriptions = options.maxTotalSubscriptions ?? DEFAULT_MAX_TOTAL_SUBSCRIPTIONS
   const logger = resolveLogger(options.logger)
   const ownsStore = !options.store
@@ -135,7 +138,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
     const header = event.req.method === 'PUT' ? event.req.headers.get(HEADER.revision) : undefined
     const revision = header === undefined ? undefined : parseRevision(header)
-    const json = await readJSON(event, maxValueBytes)
+    const json = await readJSON(event, maxValueBytes, maxDepth)
     let entry
     try {
       entry = revision === undefined ? await store.set(key, json) : await store.update(key, json, revision)

@@ -12,6 +12,8 @@ Options:
   --addr [host]:port              where to listen; ":8000" is every interface
                                   (default: $ATOMKV_ADDR, else :8000; "-addr" works too)
   --max-value-bytes <size>        largest value; larger writes get 413 (default 1MiB)
+  --max-depth <n>                 deepest nesting of arrays and objects in a value;
+                                  deeper gets 400 (default 512)
   --max-keys <n>                  most keys; a new key beyond gets 507 (default 100000)
   --expire-after <duration>       drop keys not written for this long; 0 keeps them
                                   forever (default 7d)
@@ -49,6 +51,7 @@ const flags = {
   addr: { type: 'string' },
   'max-value-bytes': { type: 'string' },
   'max-keys': { type: 'string' },
+  'max-depth': { type: 'string' },
   'expire-after': { type: 'string' },
   heartbeat: { type: 'string' },
   'max-queue': { type: 'string' },
@@ -78,6 +81,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
 
   options.maxValueBytes = size('max-value-bytes')
   options.maxKeys = count('max-keys')
+  options.maxDepth = count('max-depth')
   options.expireAfterMs = duration('expire-after')
   options.heartbeatMs = duration('heartbeat')
   options.maxQueueBytes = size('max-queue')

@@ -12,6 +12,8 @@ export interface AtomKVOptions {
   store?: Store
   /** Largest request body, in bytes; a larger one is refused with `413`. Default 1 MiB. */
   maxValueBytes?: number
+  /** Deepest nesting of arrays and objects in a value; a deeper one is refused with `400`. Default 512. */
+  maxDepth?: number
   /** Most keys in the default store; a new key beyond it is refused with `507`. Default 100 000. */
   maxKeys?: number
   /** A key not written for this long is dropped by the default store. Default 7 days; `0` keeps keys forever. */
@@ -39,6 +41,7 @@ export interface AtomKVOptions {
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+export const DEFAULT_MAX_DEPTH = 512
 export const DEFAULT_HEARTBEAT_MS = 15_000
 export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000

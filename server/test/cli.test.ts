@@ -29,6 +29,7 @@ describe('parseCli', () => {
     const command = parseCli([
       '--max-value-bytes', '64KiB',
       '--max-keys', '500',
+      '--max-depth', '64',
       '--expire-after', '12h',
       '--heartbeat', '500ms',
       '--max-queue', '2m',
@@ -45,6 +46,7 @@ describe('parseCli', () => {
       options: {
         maxValueBytes: 65536,
         maxKeys: 500,
+        maxDepth: 64,
         expireAfterMs: 12 * 3600 * 1000,
         heartbeatMs: 500,
         maxQueueBytes: 2 * 1024 * 1024,

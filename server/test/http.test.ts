@@ -213,6 +213,24 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     expect(head.headers.connection).toBe('close')
   })
 
+  it('refuses a value nested deeper than maxDepth with a plain 400, and keeps the stored value', async () => {
+    const { url } = await startServer()
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth)
+    await post(url, '/deep', 'kept')
+    for (const depth of [513, 100_000]) {
+      const response = await fetch(`${url}/deep`, { method: 'POST', body: nested(depth) })
+      expect(response.status, `depth ${depth}`).toBe(400)
+      expectCors(response)
+      expect(await response.text()).toBe('the body nests deeper than 512 levels')
+    }
+    expect(await (await fetch(`${url}/deep`)).json()).toBe('kept')
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: nested(512) })).status).toBe(200)
+    // Brackets inside strings are text, not nesting.
+    const text = JSON.stringify({ s: '['.repeat(5000) + '"\\' })
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: text })).status).toBe(200)
+    expect(await (await fetch(`${url}/deep`)).text()).toBe(text)
+  })
+
   it('refuses a chunked body without Content-Length once it passes maxValueBytes', async () => {
     const { url, atomkv } = await startServer({ maxValueBytes: 1000 })
     let sent = 0

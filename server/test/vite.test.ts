@@ -280,7 +280,7 @@ describe('the Vite plugin', () => {
   it('writes the persist file compactly, so a deeply nested value takes its own size', async () => {
     const file = join(dir, 'deep.json')
     const { origin, server } = await dev({ persist: file, persistDelayMs: 10 })
-    const deep = JSON.stringify(JSON.parse('['.repeat(2000) + ']'.repeat(2000)))
+    const deep = JSON.stringify(JSON.parse('['.repeat(500) + ']'.repeat(500)))
     expect((await fetch(`${origin}/__atomkv/deep`, { method: 'POST', body: deep })).status).toBe(200)
     await server.close()
     const text = readFileSync(file, 'utf8')
