@@ -2,7 +2,16 @@
 // CORS on every answer, and short text/plain errors that never touch data.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { HEADER, isPrefix, keyProblem, MAX_SESSION_LENGTH, QUERY, STATS_PATH, STREAM_PATH } from '@atomkv/client/protocol'
+import {
+  HEADER,
+  HEALTH_PATH,
+  isPrefix,
+  keyProblem,
+  MAX_SESSION_LENGTH,
+  QUERY,
+  STATS_PATH,
+  STREAM_PATH,
+} from '@atomkv/client/protocol'
 import { H3, type H3Event, type NodeHandler } from 'h3'
 import { toNodeHandler } from 'srvx/node'
 import { readJSON } from './body.js'
@@ -220,6 +229,15 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   app.all('/', methods({ GET: serveClient }))
   app.all(STREAM_PATH, methods({ GET: multiplexed }))
   app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }))
+  app.all(
+    HEALTH_PATH,
+    methods({
+      GET: (event) => {
+        if (hub.closed) throw new Refusal(503, 'shutting down')
+        return json(event, { status: 'ok' })
+      },
+    }),
+  )
   app.all('/**', methods({ GET: read, POST: write, PUT: write }))
   const handle = guardURL(app)
 

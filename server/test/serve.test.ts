@@ -69,6 +69,17 @@ describe('createAtomKV()', () => {
     }
   })
 
+  it('answers /.health with 200 while serving and 503 once closing', async () => {
+    const atomkv = createAtomKV({ logger: false })
+    const healthy = await atomkv.fetch(new Request('http://x/.health'))
+    expect(healthy.status).toBe(200)
+    expect(healthy.headers.get('access-control-allow-origin')).toBe('*')
+    expect(await healthy.json()).toEqual({ status: 'ok' })
+    expect((await atomkv.fetch(new Request('http://x/.health', { method: 'POST' }))).status).toBe(405)
+    await atomkv.close()
+    expect((await atomkv.fetch(new Request('http://x/.health'))).status).toBe(503)
+  })
+
   it('refuses new streams once closed, and still answers reads', async () => {
     const atomkv = createAtomKV({ logger: false })
     await atomkv.fetch(new Request('http://kv/a', { method: 'POST', body: '1' }))

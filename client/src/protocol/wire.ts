@@ -3,6 +3,8 @@
 /** Paths that are not keys: `.` cannot appear in a key, so these never collide with one. */
 export const STREAM_PATH = '/.stream'
 export const STATS_PATH = '/.stats'
+/** For load balancers: `200` while the service takes requests, `503` once it is shutting down. */
+export const HEALTH_PATH = '/.health'
 
 /** Header names, lower-case as Node and `Headers` give them. */
 export const HEADER = {
