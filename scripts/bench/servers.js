@@ -124,7 +124,7 @@ export async function startServer(kind) {
   const addr = `127.0.0.1:${port}`
   const args =
     kind === 'ours'
-      ? [OURS_CLI, '--addr', addr, '--max-streams', '1000000', '--max-keys', '10000000']
+      ? [OURS_CLI, '--addr', addr, '--max-streams', '1000000', '--max-streams-per-client', '0', '--max-keys', '10000000']
       : [BASELINE, '--addr', addr]
   const child = spawnLimited(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''

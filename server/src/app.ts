@@ -25,6 +25,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_STREAMS_PER_CLIENT,
   DEFAULT_MAX_TOTAL_SUBSCRIPTIONS,
   DEFAULT_RETIRING_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
@@ -74,6 +75,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxQueueBytes', options.maxQueueBytes, 1)
   checkInteger('maxSubscriptionsPerStream', options.maxSubscriptionsPerStream, 1)
   checkInteger('maxStreams', options.maxStreams, 1)
+  checkInteger('maxStreamsPerClient', options.maxStreamsPerClient, 0)
   checkInteger('maxDepth', options.maxDepth, 1)
   checkInteger('maxTotalSubscriptions', options.maxTotalSubscriptions, 1)
   checkInteger('retiringGraceMs', options.retiringGraceMs, 0)
@@ -82,6 +84,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
   const maxSubscriptions = options.maxSubscriptionsPerStream ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS
+  const maxStreamsPerClient = options.maxStreamsPerClient ?? DEFAULT_MAX_STREAMS_PER_CLIENT
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
   const maxTotalSubscriptions = options.maxTotalSubscriptions ?? DEFAULT_MAX_TOTAL_SUBSCRIPTIONS
   const logger = resolveLogger(options.logger)
@@ -94,6 +97,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     maxQueueBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
     maxStreams,
     maxTotalSubscriptions,
+    maxStreamsPerClient,
     backlog: options.backlog ?? {},
     logger,
   })
@@ -192,8 +196,11 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       const why = {
         closed: 'the service is shutting down',
         'too-many-streams': `too many open streams (at most ${maxStreams})`,
+        'too-many-from-client': `too many open streams from ${event.req.ip} (at most ${maxStreamsPerClient})`,
         'too-many-subscriptions': `too many subscriptions on the server (at most ${maxTotalSubscriptions} over all streams)`,
       }[subscriber]
+      // One client past its share waits and retries; the server as a whole is full for everyone.
+      if (subscriber === 'too-many-from-client') throw new Refusal(429, why, ['retry-after', '10'])
       throw new Refusal(503, why)
     }
     const head = [HEADER.instance, hub.instance, HEADER.maxSubscriptions, String(maxSubscriptions)]

@@ -25,6 +25,8 @@ Options:
   --backlog-bytes <size>          bytes kept for resuming streams (default 16MiB)
   --max-subscriptions <n>         most keys and prefixes on one stream (default 1000)
   --max-streams <n>               most open streams (default 10000)
+  --max-streams-per-client <n>    most open streams from one address; 0 for no
+                                  limit (default 500)
   --max-total-subscriptions <n>   most keys and prefixes over all streams
                                   (default 1000000)
   -h, --help                      show this help
@@ -60,6 +62,7 @@ const flags = {
   'max-subscriptions': { type: 'string' },
   'max-streams': { type: 'string' },
   'max-total-subscriptions': { type: 'string' },
+  'max-streams-per-client': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -90,6 +93,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
   options.maxTotalSubscriptions = count('max-total-subscriptions')
+  options.maxStreamsPerClient = count('max-streams-per-client')
   return { command: 'serve', hostname, port, options }
 }
 

@@ -10,12 +10,14 @@ import type { Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
 
 /** Why a stream was not opened. */
-export type OpenRefusal = 'closed' | 'too-many-streams' | 'too-many-subscriptions'
+export type OpenRefusal = 'closed' | 'too-many-streams' | 'too-many-from-client' | 'too-many-subscriptions'
 
 export interface HubOptions {
   heartbeatMs: number
   /** Most keys and prefixes over all streams: every subscription costs memory in the index. */
   maxTotalSubscriptions: number
+  /** Most open streams from one client address; `0` for no limit. */
+  maxStreamsPerClient: number
   /** How long a stream replaced by a newer one of its session may take to send what it holds. */
   retiringGraceMs: number
   maxQueueBytes: number
@@ -64,6 +66,8 @@ export class Hub implements SubscriberHost {
   #closed = false
   /** The newest stream of each session; no larger than the set of streams. */
   readonly #sessions = new Map<string, Subscriber>()
+  /** Open streams by client address; no larger than the set of streams. */
+  readonly #perClient = new Map<string, number>()
   /** Streams replaced by a newer one of their session, with the deadline by which they must have sent what they hold. */
   readonly #retiring = new Map<Subscriber, ReturnType<typeof setTimeout>>()
 
@@ -125,6 +129,10 @@ export class Hub implements SubscriberHost {
   open({ subscriptions, initial, lastEventId, instance, session, client }: OpenStream): Subscriber | OpenRefusal {
     if (this.#closed) return 'closed'
     if (this.#subscribers.size >= this.#options.maxStreams) return 'too-many-streams'
+    const perClient = this.#options.maxStreamsPerClient
+    if (perClient > 0 && client !== undefined && (this.#perClient.get(client) ?? 0) >= perClient) {
+      return 'too-many-from-client'
+    }
     if (this.#subscriptions + subscriptions.length > this.#options.maxTotalSubscriptions) return 'too-many-subscriptions'
     const id = this.#nextId++
     const subscriber = new Subscriber(
@@ -204,6 +212,12 @@ export class Hub implements SubscriberHost {
     clearTimeout(this.#retiring.get(subscriber))
     this.#retiring.delete(subscriber)
     this.#unindex(subscriber)
+    const { client } = subscriber
+    if (client !== undefined) {
+      const count = this.#perClient.get(client)! - 1
+      if (count === 0) this.#perClient.delete(client)
+      else this.#perClient.set(client, count)
+    }
     if (this.#subscribers.size === 0) {
       clearInterval(this.#heartbeat)
       this.#heartbeat = undefined
@@ -229,6 +243,8 @@ export class Hub implements SubscriberHost {
 
   #attach(subscriber: Subscriber): void {
     this.#subscribers.add(subscriber)
+    const { client } = subscriber
+    if (client !== undefined) this.#perClient.set(client, (this.#perClient.get(client) ?? 0) + 1)
     for (const path of subscriber.subscriptions) {
       let set = this.#index.get(path)
       if (!set) this.#index.set(path, (set = new Set()))

@@ -28,6 +28,12 @@ export interface AtomKVOptions {
   maxSubscriptionsPerStream?: number
   /** Most streams open at once, those still sending what they held when replaced included; one more is refused with `503`. Default 10 000. */
   maxStreams?: number
+  /**
+   * Most streams open at once from one client address; one more is refused
+   * with `429` and `Retry-After`. Behind a proxy every client has the proxy's
+   * address: raise it, or `0` for no limit. Default 500.
+   */
+  maxStreamsPerClient?: number
   /** Most keys and prefixes watched over all streams; a stream that would pass it is refused with `503`. Default 1 000 000. */
   maxTotalSubscriptions?: number
   /**
@@ -48,6 +54,7 @@ export const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM = 1000
 export const DEFAULT_MAX_STREAMS = 10_000
 export const DEFAULT_RETIRING_GRACE_MS = 5000
 export const DEFAULT_MAX_TOTAL_SUBSCRIPTIONS = 1_000_000
+export const DEFAULT_MAX_STREAMS_PER_CLIENT = 500
 
 const silent: Logger = { warn() {}, error() {} }
 

@@ -38,6 +38,7 @@ describe('parseCli', () => {
       '--max-subscriptions', '50',
       '--max-streams', '7',
       '--max-total-subscriptions', '900',
+      '--max-streams-per-client', '0',
     ]) // prettier-ignore
     expect(command).toEqual({
       command: 'serve',
@@ -54,6 +55,7 @@ describe('parseCli', () => {
         maxSubscriptionsPerStream: 50,
         maxStreams: 7,
         maxTotalSubscriptions: 900,
+        maxStreamsPerClient: 0,
       },
     })
     expect(parseCli(['--expire-after', '0'])).toMatchObject({ options: { expireAfterMs: 0 } })

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { startServer, waitFor } from '@atomkv/test-support'
-import { set } from './helpers.js'
+import { set, SSEClient } from './helpers.js'
 
 /** A raw connection that collects what it receives as text. */
 function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
@@ -135,6 +135,28 @@ describe('streams written to the Node socket', () => {
     other.destroy()
     again.socket.destroy()
     owner.socket.destroy()
+  })
+
+  it('refuses a client address past maxStreamsPerClient with 429 and Retry-After, and serves other addresses', async () => {
+    const { url, port, atomkv } = await startServer({ maxStreamsPerClient: 2 })
+    const open = [await SSEClient.open(`${url}/a`), await SSEClient.open(`${url}/b`)]
+    const refused = await fetch(`${url}/c`, { headers: { accept: 'text/event-stream' } })
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).toBe('10')
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*')
+    expect(await refused.text()).toMatch(/too many open streams from 127\.0\.0\.1 \(at most 2\)/)
+    // Another address still gets its streams.
+    const other = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' })
+    let text = ''
+    other.on('data', (chunk) => (text += chunk))
+    other.write('GET /c HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+    await waitFor(() => text.includes(':ok'), "the other address's stream")
+    expect(atomkv.stats().streams).toBe(3)
+    // A stream that ends frees its place.
+    open[0]!.close()
+    await waitFor(() => atomkv.stats().streams === 2, 'the first stream to end')
+    await SSEClient.open(`${url}/c`)
+    other.destroy()
   })
 
   it('serves a stream pipelined behind another request on one connection', async () => {
