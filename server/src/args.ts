@@ -1,7 +1,7 @@
 // The `atomkv` command line, parsed without side effects so it can be tested.
 
 import { parseArgs } from 'node:util'
-import type { AtomKVOptions } from './options.js'
+import type { ServeOptions } from './serve.js'
 
 export const USAGE = `Usage: atomkv [options]
 
@@ -25,6 +25,11 @@ Options:
   --backlog-bytes <size>          bytes kept for resuming streams (default 16MiB)
   --max-subscriptions <n>         most keys and prefixes on one stream (default 1000)
   --max-streams <n>               most open streams (default 10000)
+  --max-connections <n>           most open connections (default 20000)
+  --headers-timeout <duration>    408 to a client slower to send a request's
+                                  headers (default 10s)
+  --request-timeout <duration>    408 to a client slower to send a whole
+                                  request (default 60s)
   --max-streams-per-client <n>    most open streams from one address; 0 for no
                                   limit (default 500)
   --max-total-subscriptions <n>   most keys and prefixes over all streams
@@ -44,7 +49,7 @@ export interface ServeCommand {
   /** `undefined`: every interface. */
   hostname: string | undefined
   port: number
-  options: AtomKVOptions
+  options: Omit<ServeOptions, 'port' | 'hostname'>
 }
 
 export type CliCommand = { command: 'help' } | ServeCommand
@@ -61,6 +66,9 @@ const flags = {
   'backlog-bytes': { type: 'string' },
   'max-subscriptions': { type: 'string' },
   'max-streams': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
   'max-total-subscriptions': { type: 'string' },
   'max-streams-per-client': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -74,7 +82,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (values.help) return { command: 'help' }
 
   const { hostname, port } = parseAddr(values.addr ?? env.ATOMKV_ADDR ?? ':8000')
-  const options: AtomKVOptions = {}
+  const options: Omit<ServeOptions, 'port' | 'hostname'> = {}
   type Flag = keyof typeof flags
   const read = <T>(flag: Flag, parse: (flag: string, value: string) => T) =>
     values[flag] === undefined ? undefined : parse(flag, String(values[flag]))
@@ -92,6 +100,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
+  options.maxConnections = count('max-connections')
+  options.headersTimeoutMs = duration('headers-timeout')
+  options.requestTimeoutMs = duration('request-timeout')
   options.maxTotalSubscriptions = count('max-total-subscriptions')
   options.maxStreamsPerClient = count('max-streams-per-client')
   return { command: 'serve', hostname, port, options }

@@ -4,14 +4,24 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV, guardURL } from './app.js'
-import type { AtomKVOptions } from './options.js'
+import { type AtomKVOptions, checkInteger } from './options.js'
 
 export interface ServeOptions extends AtomKVOptions {
   /** Default 8000; `0` picks a free port. */
   port?: number
   /** Default: every interface. */
   hostname?: string
+  /** A client that has not sent a request's headers within this long gets `408` and is disconnected (slow-loris). Default 10 000. */
+  headersTimeoutMs?: number
+  /** A client that has not sent a whole request (headers and body) within this long gets `408`. Default 60 000. */
+  requestTimeoutMs?: number
+  /** Most open connections; the server closes any past it at once. Default 20 000. */
+  maxConnections?: number
 }
+
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+export const DEFAULT_MAX_CONNECTIONS = 20_000
 
 export interface AtomKVServer {
   /** Where it listens, e.g. `http://127.0.0.1:54321` (`localhost` when on every interface). */
@@ -26,13 +36,30 @@ export interface AtomKVServer {
 const CLOSE_GRACE_MS = 1000
 
 export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
-  const { port = 8000, hostname, ...rest } = options
+  const {
+    port = 8000,
+    hostname,
+    headersTimeoutMs = DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+    maxConnections = DEFAULT_MAX_CONNECTIONS,
+    ...rest
+  } = options
+  checkInteger('headersTimeoutMs', headersTimeoutMs, 1)
+  checkInteger('requestTimeoutMs', requestTimeoutMs, 1)
+  checkInteger('maxConnections', maxConnections, 1)
   const atomkv = createAtomKV(rest)
   const server = srvx({
     fetch: guardURL(atomkv.app),
     port,
     // Passed to listen() as is, so an absent hostname means every interface (not srvx's HOST variable).
-    node: { host: hostname },
+    node: {
+      host: hostname,
+      headersTimeout: headersTimeoutMs,
+      // Node wants the whole-request limit at least as long as the headers' one.
+      requestTimeout: Math.max(requestTimeoutMs, headersTimeoutMs),
+      // How often Node checks those deadlines: often enough that a limit holds to within a quarter of it.
+      connectionsCheckingInterval: Math.max(50, Math.min(headersTimeoutMs, requestTimeoutMs) / 4),
+    },
     silent: true,
     // Signals are the embedding program's business (the CLI handles them).
     gracefulShutdown: false,
@@ -44,6 +71,7 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     throw error
   }
   const node = server.node?.server
+  if (node) node.maxConnections = maxConnections
   // Connections that never sent a request (clients open spare ones) hold nothing in flight:
   // close() drops them at once instead of waiting for the client to give up on them.
   const fresh = new Set<Socket>()

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createAtomKV, serve } from '../src/index.js'
-import { waitFor } from '@atomkv/test-support'
+import { startServer, waitFor } from '@atomkv/test-support'
 import { set, SSEClient } from './helpers.js'
 
 describe('serve()', () => {
@@ -67,6 +67,39 @@ describe('createAtomKV()', () => {
       await new Promise((resolve) => server.close(resolve))
       await atomkv.close()
     }
+  })
+
+  it('drops a client that sends its headers too slowly, or its body, while others are served', async () => {
+    const { url, port } = await startServer({ headersTimeoutMs: 300, requestTimeoutMs: 600 })
+    const slow = (request: string) => {
+      const socket = connect(port, '127.0.0.1')
+      let text = ''
+      socket.setEncoding('latin1')
+      socket.on('data', (chunk: string) => (text += chunk))
+      socket.write(request)
+      // One more byte now and then: never the end of what it owes.
+      const drip = setInterval(() => socket.write(request.endsWith('\r\n\r\n') ? '1' : 'x'), 50)
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      return { closed: closed.then(() => clearInterval(drip)), text: () => text }
+    }
+    const headers = slow('GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
+    const body = slow('POST /a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n')
+    // Meanwhile the server answers everyone else.
+    expect(await set(url, '/fast', 1)).toBe(0)
+    await Promise.all([headers.closed, body.closed])
+    expect(headers.text()).toMatch(/^HTTP\/1\.1 408 /)
+    expect(body.text()).toMatch(/^HTTP\/1\.1 408 /)
+    expect(await (await fetch(`${url}/a`)).status).toBe(404)
+  })
+
+  it('closes connections past maxConnections at once', async () => {
+    const { url, port } = await startServer({ maxConnections: 2 })
+    const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')]
+    await Promise.all(held.map((socket) => new Promise((resolve) => socket.once('connect', resolve))))
+    const third = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve) => third.once('close', () => resolve()))
+    for (const socket of held) socket.destroy()
+    await waitFor(async () => (await fetch(`${url}/.health`).catch(() => undefined))?.status === 200, 'room again')
   })
 
   it('answers /.health with 200 while serving and 503 once closing', async () => {
