@@ -6,6 +6,7 @@ import {
   HEADER,
   HEALTH_PATH,
   isPrefix,
+  METRICS_PATH,
   keyProblem,
   MAX_SESSION_LENGTH,
   QUERY,
@@ -18,6 +19,7 @@ import { readJSON } from './body.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
 import { MemoryStore } from './memory-store.js'
+import { Metrics } from './metrics.js'
 import { NodeSink } from './node-sink.js'
 import {
   type AtomKVOptions,
@@ -233,19 +235,53 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       return text(undefined, error.status, error.status === 400 ? 'the URL is malformed' : error.message) as Response
     },
   })
-  app.all('/', methods({ GET: serveClient }))
-  app.all(STREAM_PATH, methods({ GET: multiplexed }))
-  app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }))
+  const metrics = new Metrics()
+  const requestLog = options.requestLog
+  const answered: Answered = (event, answer, started) => {
+    const seconds = (performance.now() - started) / 1000
+    const status = statusOf(event, answer)
+    metrics.request(event.req.method, status, seconds)
+    requestLog?.({
+      time: new Date().toISOString(),
+      method: event.req.method,
+      path: event.url.pathname,
+      status,
+      ms: Math.round(seconds * 1e6) / 1e3,
+      ip: event.req.ip,
+    })
+    return answer
+  }
+  const scrape = (event: H3Event) => {
+    const gauges = {
+      keys: store.size(),
+      storedChars: store.chars?.(),
+      streams: hub.streams,
+      subscriptions: hub.subscriptions,
+      queuedBytes: hub.queuedBytes,
+      backlogEvents: hub.backlog.events,
+      backlogBytes: hub.backlog.bytes,
+      eventsSent: hub.eventsSent,
+      cutOff: hub.cutOff,
+    }
+    return reply(event, 200, metrics.render(gauges), ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-cache'])
+  }
+  app.all('/', methods({ GET: serveClient }, answered))
+  app.all(STREAM_PATH, methods({ GET: multiplexed }, answered))
+  app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }, answered))
+  app.all(METRICS_PATH, methods({ GET: scrape }, answered))
   app.all(
     HEALTH_PATH,
-    methods({
-      GET: (event) => {
-        if (hub.closed) throw new Refusal(503, 'shutting down')
-        return json(event, { status: 'ok' })
+    methods(
+      {
+        GET: (event) => {
+          if (hub.closed) throw new Refusal(503, 'shutting down')
+          return json(event, { status: 'ok' })
+        },
       },
-    }),
+      answered,
+    ),
   )
-  app.all('/**', methods({ GET: read, POST: write, PUT: write }))
+  app.all('/**', methods({ GET: read, POST: write, PUT: write }, answered))
   const handle = guardURL(app)
 
   return {
@@ -283,9 +319,9 @@ export function guardURL(app: H3): (request: Request) => Response | Promise<Resp
  * Answers OPTIONS (the CORS preflight) and 405 for methods not listed, and
  * turns a {@link Refusal} thrown by a handler into its short text answer.
  */
-function methods(handlers: Partial<Record<Method, Handler>>): Handler {
+function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered): Handler {
   const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
-  return (event) => {
+  const answer = (event: H3Event): Reply | Promise<Reply> => {
     const method = event.req.method
     if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
     const handler = handlers[method as Method]
@@ -295,12 +331,26 @@ function methods(handlers: Partial<Record<Method, Handler>>): Handler {
       return text(event, error.status, error.message, error.headers)
     }
     try {
-      const answer = handler(event)
-      return answer instanceof Promise ? answer.catch(refused) : answer
+      const result = handler(event)
+      return result instanceof Promise ? result.catch(refused) : result
     } catch (error) {
       return refused(error)
     }
   }
+  return (event) => {
+    const started = performance.now()
+    const result = answer(event)
+    if (!(result instanceof Promise)) return answered(event, result, started)
+    return result.then((done) => answered(event, done, started))
+  }
+}
+
+/** Told of every answer (for metrics and request logs); hands the answer on. */
+type Answered = (event: H3Event, answer: Reply, started: number) => Reply
+
+/** The status of an answer, written to Node or not. */
+function statusOf(event: H3Event, answer: Reply): number {
+  return answer === HANDLED ? (event.runtime?.node?.res?.statusCode ?? 200) : answer.status
 }
 
 /**

@@ -34,6 +34,7 @@ Options:
                                   limit (default 500)
   --max-total-subscriptions <n>   most keys and prefixes over all streams
                                   (default 1000000)
+  --log-requests                  one JSON line per request on stdout
   -h, --help                      show this help
 
 Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
@@ -71,6 +72,7 @@ const flags = {
   'request-timeout': { type: 'string' },
   'max-total-subscriptions': { type: 'string' },
   'max-streams-per-client': { type: 'string' },
+  'log-requests': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -100,6 +102,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
+  if (values['log-requests']) options.requestLog = (entry) => process.stdout.write(JSON.stringify(entry) + '\n')
   options.maxConnections = count('max-connections')
   options.headersTimeoutMs = duration('headers-timeout')
   options.requestTimeoutMs = duration('request-timeout')

@@ -60,6 +60,10 @@ export class Hub implements SubscriberHost {
   readonly #index = new Map<string, Set<Subscriber>>()
   readonly #subscribers = new Set<Subscriber>()
   #subscriptions = 0
+  /** Events handed to streams, ever. */
+  eventsSent = 0
+  /** Streams cut off, ever: too slow, or replaced and not read. */
+  cutOff = 0
   #nextId = 1
   #heartbeat: ReturnType<typeof setInterval> | undefined
   readonly #unsubscribe: () => void
@@ -201,6 +205,7 @@ export class Hub implements SubscriberHost {
     const grace = this.#options.retiringGraceMs
     const deadline = setTimeout(() => {
       this.#options.logger.warn(`atomkv: cut off ${subscriber.label}: replaced, and did not send what it held within ${grace} ms`)
+      this.cutOff++
       subscriber.abort(new StreamCutError('replaced, and not read'))
     }, grace)
     deadline.unref?.()
@@ -264,7 +269,8 @@ export class Hub implements SubscriberHost {
     for (const subscriber of subscribers) {
       if (subscriber.lastSeq === event.seq) continue
       subscriber.lastSeq = event.seq
-      if (!subscriber.push(event)) this.#cut(subscriber, `at ${event.id}`)
+      if (subscriber.push(event)) this.eventsSent++
+      else this.#cut(subscriber, `at ${event.id}`)
     }
   }
 
@@ -280,6 +286,7 @@ export class Hub implements SubscriberHost {
       `atomkv: cut off ${subscriber.label} ${where}: it is not reading, ` +
         `and its unsent events passed ${limit} bytes (it can resume from its last event id)`,
     )
+    this.cutOff++
     subscriber.abort(new StreamCutError(`unsent events passed ${limit} bytes`))
   }
 

@@ -85,6 +85,8 @@ export class MemoryStore implements Store {
   readonly #prefixesUnder = new Map<string, Children>()
   readonly #listeners = new Set<WriteListener>()
   #order = 0
+  /** Characters of the keys and values stored. */
+  #chars = 0
   /** `Date.now()` when the store was made: write times count from it, so they stay small integers. */
   readonly #epoch = Date.now()
   #sweeper: ReturnType<typeof setInterval> | undefined
@@ -234,6 +236,7 @@ export class MemoryStore implements Store {
     const writtenAt = this.#now()
     for (const { key, json, revision } of batch) {
       this.#slots.set(key, { json, revision, writtenAt, order: this.#order++ })
+      this.#chars += key.length + json.length
       this.#index(key)
     }
   }
@@ -246,6 +249,11 @@ export class MemoryStore implements Store {
   size(): number {
     this.sweep()
     return this.#slots.size
+  }
+
+  /** Characters of the keys and values stored (a UTF-16 code unit each, as the heap holds most strings). */
+  chars(): number {
+    return this.#chars
   }
 
   /** Drops expired keys. Runs on a timer; cheap, since it stops at the first live key. */
@@ -297,6 +305,8 @@ export class MemoryStore implements Store {
 
   /** Forgets `key`, and the prefixes above it that hold nothing else. */
   #drop(key: string): void {
+    const slot = this.#slots.get(key)
+    if (slot) this.#chars -= key.length + slot.json.length
     this.#slots.delete(key)
     const parent = parentOf(key)
     if (parent === undefined || !removeChild(this.#keysUnder, parent, key)) return
@@ -324,6 +334,7 @@ export class MemoryStore implements Store {
     const revision = current ? current.revision + 1 : 0
     this.#slots.delete(key)
     this.#slots.set(key, { json, revision, writtenAt: this.#now(), order: this.#order++ })
+    this.#chars += json.length - (current ? current.json.length : -key.length)
     if (!current) this.#index(key) // a key written again is indexed already
     const write: Write = { key, json, revision }
     for (const listener of this.#listeners) {

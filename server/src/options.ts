@@ -1,6 +1,19 @@
 import type { BacklogOptions } from './backlog.js'
 import type { Store } from './store.js'
 
+/** One answered request. */
+export interface RequestLogEntry {
+  /** When it was answered, ISO 8601. */
+  time: string
+  method: string
+  path: string
+  status: number
+  /** Time to answer (a stream: to open), in milliseconds. */
+  ms: number
+  /** The client's address, when the runtime gives it. */
+  ip: string | undefined
+}
+
 /** Where the service reports what it does; `console` fits. */
 export interface Logger {
   warn(message: string): void
@@ -44,6 +57,8 @@ export interface AtomKVOptions {
   retiringGraceMs?: number
   /** Default `console`; `false` logs nothing. */
   logger?: Logger | false
+  /** Called with every answered request (a stream: once it opens). Off by default; the CLI's `--log-requests` writes them to stdout as JSON lines. */
+  requestLog?: (entry: RequestLogEntry) => void
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024

@@ -42,6 +42,8 @@ export interface Store {
   subscribe(listener: WriteListener): () => void
   /** How many keys are stored (a remote store may answer from a cached count). */
   size(): number
+  /** Characters of the keys and values stored, if the store knows (for metrics). */
+  chars?(): number
   /** Releases timers and connections; the store is unusable afterwards. */
   close?(): void | Promise<void>
 }

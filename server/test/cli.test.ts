@@ -58,6 +58,8 @@ describe('parseCli', () => {
         maxStreamsPerClient: 0,
       },
     })
+    expect(parseCli(['--log-requests'])).toMatchObject({ options: { requestLog: expect.any(Function) } })
+    expect((parseCli([]) as { options: object }).options).not.toHaveProperty('requestLog')
     expect(parseCli(['--expire-after', '0'])).toMatchObject({ options: { expireAfterMs: 0 } })
     expect(parseCli(['--expire-after', '90'])).toMatchObject({ options: { expireAfterMs: 90_000 } })
   })

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import type { IncomingHttpHeaders } from 'node:http'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { startServer, TRANSPORTS, useTransport } from '@atomkv/test-support'
-import { encodeKey, post, put } from './helpers.js'
+import type { RequestLogEntry } from '../src/index.js'
+import { encodeKey, post, put, SSEClient } from './helpers.js'
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -334,5 +335,41 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       queuedBytes: 0,
       backlog: { events: 1, bytes: expect.any(Number) },
     })
+  })
+
+  it('serves Prometheus metrics at /.metrics, and logs each request when asked', async () => {
+    const log: RequestLogEntry[] = []
+    const { url } = await startServer({ requestLog: (entry) => void log.push(entry) })
+    const stream = await SSEClient.open(`${url}/m/`)
+    await post(url, '/m/a', 'abc')
+    await put(url, '/m/a', 'no', 7)
+    await fetch(`${url}/m/missing`)
+    await stream.waitForWrites(1)
+    const response = await fetch(`${url}/.metrics`)
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4')
+    expectCors(response)
+    const text = await response.text()
+    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1))
+    expect(value('atomkv_keys')).toBe(1)
+    expect(value('atomkv_stored_bytes')).toBe('/m/a'.length + '"abc"'.length)
+    expect(value('atomkv_streams')).toBe(1)
+    expect(value('atomkv_subscriptions')).toBe(1)
+    expect(value('atomkv_events_sent_total')).toBe(1)
+    expect(value('atomkv_streams_cut_off_total')).toBe(0)
+    expect(value('atomkv_backlog_events')).toBe(1)
+    expect(value('atomkv_requests_total{method="POST",status="200"}')).toBe(1)
+    expect(value('atomkv_requests_total{method="PUT",status="409"}')).toBe(1)
+    expect(value('atomkv_requests_total{method="GET",status="404"}')).toBe(1)
+    expect(value('atomkv_requests_total{method="GET",status="200"}')).toBe(1) // the stream
+    expect(value('atomkv_request_duration_seconds_count')).toBe(4)
+    expect(value('atomkv_request_duration_seconds_bucket{le="+Inf"}')).toBe(4)
+    expect(log.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
+      'GET /m/ 200',
+      'POST /m/a 200',
+      'PUT /m/a 409',
+      'GET /m/missing 404',
+      'GET /.metrics 200',
+    ])
+    expect(log[1]).toMatchObject({ time: expect.any(String), ms: expect.any(Number) })
   })
 })

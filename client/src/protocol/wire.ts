@@ -5,6 +5,8 @@ export const STREAM_PATH = '/.stream'
 export const STATS_PATH = '/.stats'
 /** For load balancers: `200` while the service takes requests, `503` once it is shutting down. */
 export const HEALTH_PATH = '/.health'
+/** Prometheus metrics, in the text format. */
+export const METRICS_PATH = '/.metrics'
 
 /** Header names, lower-case as Node and `Headers` give them. */
 export const HEADER = {
