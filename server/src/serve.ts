@@ -5,6 +5,7 @@ import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV, guardURL } from './app.js'
 import { type AtomKVOptions, checkInteger } from './options.js'
+import { CORS_HEADERS } from './reply.js'
 
 export interface ServeOptions extends AtomKVOptions {
   /** Default 8000; `0` picks a free port. */
@@ -30,6 +31,19 @@ export interface AtomKVServer {
   readonly atomkv: AtomKV
   /** Ends the streams, stops accepting connections, waits briefly for requests in flight, then drops the rest. */
   close(): Promise<void>
+}
+
+/** The head of an answer to a request Node could not parse: CORS, and the connection closes. */
+const CLIENT_ERROR_HEADERS = [
+  ...pairs(CORS_HEADERS),
+  ['content-length', '0'],
+  ['connection', 'close'],
+].map(([name, value]) => `${name}: ${value}\r\n`).join('')
+
+function pairs(list: readonly string[]): [string, string][] {
+  const out: [string, string][] = []
+  for (let i = 0; i < list.length; i += 2) out.push([list[i]!, list[i + 1]!])
+  return out
 }
 
 /** Connections still busy this long after close() are dropped. */
@@ -80,6 +94,15 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     socket.once('close', () => fresh.delete(socket))
   })
   node?.on('request', (request: IncomingMessage) => fresh.delete(request.socket))
+  // A request Node's parser refuses (a malformed request line or header, a
+  // byte a URL cannot hold) still gets the CORS headers a browser needs to
+  // read the error; Node's own answer has none.
+  node?.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // After an answer on this connection, a second one would be read as garbage: just close.
+    if (!socket.writable || !fresh.has(socket)) return socket.destroy()
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+    socket.end(`HTTP/1.1 ${status}\r\n${CLIENT_ERROR_HEADERS}\r\n`)
+  })
 
   const address = node?.address()
   const actualPort = typeof address === 'object' && address ? address.port : port

@@ -159,6 +159,17 @@ describe('streams written to the Node socket', () => {
     other.destroy()
   })
 
+  it("answers a request Node's parser refuses with 400 and the CORS headers", async () => {
+    const { port } = await startServer()
+    for (const request of ['GET /zo\u00eb HTTP/1.1\r\nHost: x\r\n\r\n', 'NOT A REQUEST\r\n\r\n', 'GET / HTTP/1.1\r\nBad Header\r\n\r\n']) {
+      const { socket, received, closed } = rawConnection(port)
+      socket.write(Buffer.from(request, 'utf8'))
+      await closed
+      expect(received(), JSON.stringify(request)).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+      expect(received(), JSON.stringify(request)).toContain('access-control-allow-origin: *')
+    }
+  })
+
   it('serves a stream pipelined behind another request on one connection', async () => {
     const { url, port } = await startServer()
     await set(url, '/pipe/a', 'first')
