@@ -37,6 +37,8 @@ Options:
   --log-requests                  one JSON line per request on stdout
   -h, --help                      show this help
 
+Every option may be set in the environment instead: --max-keys is
+ATOMKV_MAX_KEYS (a flag wins; ATOMKV_LOG_REQUESTS=1 turns logs on).
 Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
 Durations are seconds, or with a unit: 500ms, 30s, 10m, 12h, 7d.
 `
@@ -76,6 +78,11 @@ const flags = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
+/** The environment variable that stands for a flag: `max-keys` → `ATOMKV_MAX_KEYS`. */
+export function envName(flag: string): string {
+  return `ATOMKV_${flag.toUpperCase().replace(/-/g, '_')}`
+}
+
 /** Parses arguments (without `node` and the script) and the environment; throws {@link CliError} on bad input. */
 export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): CliCommand {
   // Go-style single-dash long flags, as the original took them: -addr :8000, -addr=:8000.
@@ -86,8 +93,11 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const { hostname, port } = parseAddr(values.addr ?? env.ATOMKV_ADDR ?? ':8000')
   const options: Omit<ServeOptions, 'port' | 'hostname'> = {}
   type Flag = keyof typeof flags
-  const read = <T>(flag: Flag, parse: (flag: string, value: string) => T) =>
-    values[flag] === undefined ? undefined : parse(flag, String(values[flag]))
+  // Every flag may come from the environment instead: --max-keys is ATOMKV_MAX_KEYS. A flag wins.
+  const read = <T>(flag: Flag, parse: (flag: string, value: string) => T) => {
+    const value = values[flag] ?? env[envName(flag)]
+    return value === undefined ? undefined : parse(flag, String(value))
+  }
   const size = (flag: Flag) => read(flag, parseSize)
   const count = (flag: Flag) => read(flag, parseCount)
   const duration = (flag: Flag) => read(flag, parseDuration)
@@ -102,7 +112,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
-  if (values['log-requests']) options.requestLog = (entry) => process.stdout.write(JSON.stringify(entry) + '\n')
+  const logRequests = values['log-requests'] ?? ['1', 'true', 'yes'].includes(env[envName('log-requests')] ?? '')
+  if (logRequests) options.requestLog = (entry) => process.stdout.write(JSON.stringify(entry) + '\n')
   options.maxConnections = count('max-connections')
   options.headersTimeoutMs = duration('headers-timeout')
   options.requestTimeoutMs = duration('request-timeout')

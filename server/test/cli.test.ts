@@ -59,6 +59,12 @@ describe('parseCli', () => {
       },
     })
     expect(parseCli(['--log-requests'])).toMatchObject({ options: { requestLog: expect.any(Function) } })
+    // Every flag from the environment, the flag winning.
+    const env = { ATOMKV_MAX_KEYS: '12', ATOMKV_HEADERS_TIMEOUT: '2s', ATOMKV_MAX_DEPTH: '9', ATOMKV_LOG_REQUESTS: '1' }
+    expect(parseCli(['--max-depth', '7'], env)).toMatchObject({
+      options: { maxKeys: 12, headersTimeoutMs: 2000, maxDepth: 7, requestLog: expect.any(Function) },
+    })
+    expect(() => parseCli([], { ATOMKV_MAX_KEYS: 'many' })).toThrow(/--max-keys "many": expected a whole number/)
     expect((parseCli([]) as { options: object }).options).not.toHaveProperty('requestLog')
     expect(parseCli(['--expire-after', '0'])).toMatchObject({ options: { expireAfterMs: 0 } })
     expect(parseCli(['--expire-after', '90'])).toMatchObject({ options: { expireAfterMs: 90_000 } })
