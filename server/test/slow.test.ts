@@ -102,3 +102,34 @@ describe.each(TRANSPORTS)('a subscriber that stops reading (%s)', (transport) =>
     expect(revisionsOf(resumed.writes(), '/s/a')).toEqual(range(1, writes))
   })
 })
+
+describe('a client that opens streams with many prefixes', () => {
+  it('is held to the total bound while other clients are served, and what the server holds stays within it', async () => {
+    const bound = 3000
+    const { url, atomkv } = await startServer({ maxTotalSubscriptions: bound, maxStreamsPerClient: 0 })
+    const prefixes = (stream: number) => Array.from({ length: 500 }, (_, i) => `sub=/many/s${stream}/p${i}/`).join('&')
+    const open: AbortController[] = []
+    let refused = 0
+    for (let stream = 0; stream < 20; stream++) {
+      const abort = new AbortController()
+      const response = await fetch(`${url}/.stream?${prefixes(stream)}`, { signal: abort.signal })
+      if (response.status === 503) {
+        refused++
+        expect(await response.text()).toMatch(/at most 3000 over all streams/)
+      } else {
+        expect(response.status).toBe(200)
+        open.push(abort) // left open: its subscriptions stay
+      }
+    }
+    expect(open).toHaveLength(6) // six streams of 500 fill the bound
+    expect(refused).toBe(14)
+    expect(atomkv.stats().subscriptions).toBe(bound)
+    // Everyone else still reads and writes; one more stream is told why it is refused.
+    expect(await set(url, '/other', 1)).toBe(0)
+    expect(await (await fetch(`${url}/other`)).json()).toBe(1)
+    expect((await fetch(`${url}/.stream?sub=/other`)).status).toBe(503)
+    for (const abort of open) abort.abort()
+    await waitFor(() => atomkv.stats().subscriptions === 0, 'the streams to close')
+    await SSEClient.open(`${url}/other`)
+  })
+})
