@@ -1,6 +1,6 @@
 // A standalone server: the service on srvx's Node adapter.
 
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV, guardURL } from './app.js'
@@ -98,8 +98,10 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
   // byte a URL cannot hold) still gets the CORS headers a browser needs to
   // read the error; Node's own answer has none.
   node?.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // After an answer on this connection, a second one would be read as garbage: just close.
-    if (!socket.writable || !fresh.has(socket)) return socket.destroy()
+    // Node's own rule: answer only when no answer has begun on this connection (a
+    // request whose body never came has none); otherwise just close.
+    const started = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent
+    if (!socket.writable || started) return socket.destroy()
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
     socket.end(`HTTP/1.1 ${status}\r\n${CLIENT_ERROR_HEADERS}\r\n`)
   })
