@@ -8,6 +8,7 @@ import {
   isPrefix,
   METRICS_PATH,
   keyProblem,
+  MAX_KEY_LENGTH,
   MAX_SESSION_LENGTH,
   QUERY,
   STATS_PATH,
@@ -79,6 +80,10 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxStreams', options.maxStreams, 1)
   checkInteger('maxStreamsPerClient', options.maxStreamsPerClient, 0)
   checkInteger('maxDepth', options.maxDepth, 1)
+  checkInteger('maxKeyLength', options.maxKeyLength, 2)
+  if ((options.maxKeyLength ?? 0) > MAX_KEY_LENGTH) {
+    throw new RangeError(`maxKeyLength can be at most ${MAX_KEY_LENGTH} (the protocol's), got ${options.maxKeyLength}`)
+  }
   checkInteger('maxTotalSubscriptions', options.maxTotalSubscriptions, 1)
   checkInteger('retiringGraceMs', options.retiringGraceMs, 0)
   checkInteger('backlog.maxEvents', options.backlog?.maxEvents, 0)
@@ -88,6 +93,10 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS
   const maxStreamsPerClient = options.maxStreamsPerClient ?? DEFAULT_MAX_STREAMS_PER_CLIENT
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+  const maxKeyLength = options.maxKeyLength ?? MAX_KEY_LENGTH
+  /** The key rule, with this server's length limit (at most the protocol's). */
+  const checkPath = (path: string, allowPrefix = false) =>
+    path.length > maxKeyLength ? `longer than ${maxKeyLength} characters` : keyProblem(path, allowPrefix)
   const maxTotalSubscriptions = options.maxTotalSubscriptions ?? DEFAULT_MAX_TOTAL_SUBSCRIPTIONS
   const logger = resolveLogger(options.logger)
   const ownsStore = !options.store
@@ -129,11 +138,11 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   async function read(event: H3Event): Promise<Reply> {
     const path = pathOf(event)
     if (acceptsEventStream(event.req.headers.get('accept'))) {
-      const problem = keyProblem(path, true)
+      const problem = checkPath(path, true)
       if (problem) throw new Refusal(400, `invalid key or prefix ${quote(path)}: ${problem}`)
       return openStream(event, [path], flag(event.url.searchParams, QUERY.initial) ? [path] : [])
     }
-    const problem = keyProblem(path)
+    const problem = checkPath(path)
     if (problem) {
       const hint = isPrefix(path) ? ' (a prefix can only be watched, with Accept: text/event-stream)' : ''
       throw new Refusal(400, `invalid key ${quote(path)}: ${problem}${hint}`)
@@ -149,7 +158,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
 
   async function write(event: H3Event): Promise<Reply> {
     const key = pathOf(event)
-    const problem = keyProblem(key)
+    const problem = checkPath(key)
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
     const header = event.req.method === 'PUT' ? event.req.headers.get(HEADER.revision) : undefined
     const revision = header === undefined ? undefined : parseRevision(header)
@@ -176,7 +185,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     }
     for (const [name, entries] of [['sub', subs], ['init', inits]] as const) {
       for (const entry of entries) {
-        const problem = keyProblem(entry, true)
+        const problem = checkPath(entry, true)
         if (problem) throw new Refusal(400, `${name} ${quote(entry)}: ${problem}`)
       }
     }

@@ -12,6 +12,8 @@ Options:
   --addr [host]:port              where to listen; ":8000" is every interface
                                   (default: $ATOMKV_ADDR, else :8000; "-addr" works too)
   --max-value-bytes <size>        largest value; larger writes get 413 (default 1MiB)
+  --max-key-length <n>            longest key or prefix; longer gets 400 (default
+                                  and most 1024)
   --max-depth <n>                 deepest nesting of arrays and objects in a value;
                                   deeper gets 400 (default 512)
   --max-keys <n>                  most keys; a new key beyond gets 507 (default 100000)
@@ -62,6 +64,7 @@ const flags = {
   'max-value-bytes': { type: 'string' },
   'max-keys': { type: 'string' },
   'max-depth': { type: 'string' },
+  'max-key-length': { type: 'string' },
   'expire-after': { type: 'string' },
   heartbeat: { type: 'string' },
   'max-queue': { type: 'string' },
@@ -105,6 +108,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxValueBytes = size('max-value-bytes')
   options.maxKeys = count('max-keys')
   options.maxDepth = count('max-depth')
+  options.maxKeyLength = count('max-key-length')
   options.expireAfterMs = duration('expire-after')
   options.heartbeatMs = duration('heartbeat')
   options.maxQueueBytes = size('max-queue')

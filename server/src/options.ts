@@ -25,6 +25,8 @@ export interface AtomKVOptions {
   store?: Store
   /** Largest request body, in bytes; a larger one is refused with `413`. Default 1 MiB. */
   maxValueBytes?: number
+  /** Longest key or prefix, in characters; a longer one is refused with `400`. Default and most 1024 (the protocol's limit). */
+  maxKeyLength?: number
   /** Deepest nesting of arrays and objects in a value; a deeper one is refused with `400`. Default 512. */
   maxDepth?: number
   /** Most keys in the default store; a new key beyond it is refused with `507`. Default 100 000. */

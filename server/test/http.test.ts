@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { IncomingHttpHeaders } from 'node:http'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { startServer, TRANSPORTS, useTransport } from '@atomkv/test-support'
-import type { RequestLogEntry } from '../src/index.js'
+import { createAtomKV, type RequestLogEntry } from '../src/index.js'
 import { encodeKey, post, put, SSEClient } from './helpers.js'
 
 const CORS = {
@@ -212,6 +212,17 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     })
     expect(head.status).toBe(413)
     expect(head.headers.connection).toBe('close')
+  })
+
+  it('refuses a key or prefix longer than maxKeyLength with 400', async () => {
+    const { url } = await startServer({ maxKeyLength: 10 })
+    expect((await post(url, '/123456789', 1)).status).toBe(200)
+    const long = await post(url, '/1234567890', 1)
+    expect(long.status).toBe(400)
+    expect(await long.text()).toMatch(/longer than 10 characters/)
+    const stream = await fetch(`${url}/.stream?sub=/123456789/`)
+    expect(stream.status).toBe(400)
+    expect(() => createAtomKV({ maxKeyLength: 2000 })).toThrow(/at most 1024/)
   })
 
   it('refuses a value nested deeper than maxDepth with a plain 400, and keeps the stored value', async () => {
