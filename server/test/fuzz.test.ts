@@ -36,6 +36,11 @@ function send(port: number, { method, path, headers, body }: Sent): Promise<Answ
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, connection: 'close' } })
     req.on('response', (res) => {
+      // A stream never ends by itself: its head is the answer; then the client goes away.
+      if (res.headers['content-type'] === 'text/event-stream') {
+        resolve({ status: res.statusCode!, headers: res.headers, body: '' })
+        return req.destroy()
+      }
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => (text += chunk))
@@ -81,7 +86,10 @@ const requestArb = fc.record({
   path,
   revision: fc.option(revision, { nil: undefined }),
   body: fc.option(body, { nil: undefined }),
-  accept: fc.constantFrom(undefined, '*/*', 'application/json'),
+  accept: fc.constantFrom(undefined, '*/*', 'application/json', 'text/event-stream'),
+  lastEventId: fc.option(fc.oneof(fc.constantFrom('/a:0', '/run0/a:1', ':', '/a:-1', 'x'.repeat(3000)), fc.string()), {
+    nil: undefined,
+  }),
   host: fc.constantFrom(undefined, '127.0.0.1', '1.2.3.4.5', '127.e99990.0.1'),
 })
 
@@ -100,6 +108,7 @@ describe('the HTTP surface, fuzzed', () => {
           const headers: Record<string, string> = {}
           if (r.revision !== undefined) headers['x-revision'] = r.revision
           if (r.accept) headers.accept = r.accept
+          if (r.lastEventId !== undefined) headers['last-event-id'] = r.lastEventId
           if (r.host) headers.host = r.host
           if (r.body) headers['content-length'] = String(r.body.length)
           const sent: Sent = { method: r.method, path: scoped, headers, body: r.body }
