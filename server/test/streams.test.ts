@@ -216,6 +216,29 @@ describe.each(TRANSPORTS)('one stream for many subscriptions (/.stream) (%s)', (
   })
 })
 
+/**
+ * Opens a stream of `session` on `prefix` whose reader has stopped, then writes
+ * to `<prefix>a` until the server holds events for it (`streams` streams open then).
+ */
+async function stalledSession(
+  server: { url: string; port: number; atomkv: { stats(): { streams: number; queuedBytes: number } } },
+  session: string,
+  prefix: string,
+  streams: number,
+): Promise<{ socket: ReturnType<typeof connect>; writes: number; pad: string }> {
+  const socket = connect(server.port, '127.0.0.1')
+  socket.pause()
+  socket.write(`GET /.stream?sub=${prefix}&session=${session} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+  await waitFor(() => server.atomkv.stats().streams === streams, 'the stalled stream')
+  const pad = 'p'.repeat(8 * 1024)
+  let writes = 0
+  while (server.atomkv.stats().queuedBytes === 0) {
+    if (writes === 5000) throw new Error('the stalled stream never queued anything')
+    await set(server.url, `${prefix}a`, { n: writes++, pad })
+  }
+  return { socket, writes, pad }
+}
+
 describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
   beforeEach(() => useTransport(transport))
 
@@ -223,16 +246,8 @@ describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
     const { url, port, atomkv } = await startServer()
     const other = await SSEClient.open(`${url}/.stream?sub=/sess/&session=other`)
     // An older stream of session s1 whose reader has stopped: the server holds its events.
-    const older = connect(port, '127.0.0.1')
-    older.pause()
-    older.write(`GET /.stream?sub=/sess/&session=s1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
-    await waitFor(() => atomkv.stats().streams === 2, 'both streams')
-    const pad = 'z'.repeat(8 * 1024)
-    let writes = 0
-    while (atomkv.stats().queuedBytes === 0) {
-      if (writes === 5000) throw new Error('the stalled stream never queued anything')
-      await set(url, '/sess/a', { n: writes++, pad })
-    }
+    const { socket: older, writes: held, pad } = await stalledSession({ url, port, atomkv }, 's1', '/sess/', 2)
+    let writes = held
 
     const newer = await SSEClient.open(`${url}/.stream?sub=/sess/&session=s1`)
     // The older one still holds events: it counts until its reader has them.
@@ -260,16 +275,7 @@ describe.each(TRANSPORTS)('sessions (?session=) (%s)', (transport) => {
     const logger = capturingLogger()
     const { url, port, atomkv } = await startServer({ maxStreams: 2, retiringGraceMs: 300, logger })
     // A stream of session s whose reader has stopped, with events queued for it.
-    const stalled = connect(port, '127.0.0.1')
-    stalled.pause()
-    stalled.write(`GET /.stream?sub=/cap/&session=s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
-    await waitFor(() => atomkv.stats().streams === 1, 'the stalled stream')
-    const pad = 'p'.repeat(8 * 1024)
-    let writes = 0
-    while (atomkv.stats().queuedBytes === 0) {
-      if (writes === 5000) throw new Error('the stalled stream never queued anything')
-      await set(url, '/cap/a', { n: writes++, pad })
-    }
+    const { socket: stalled } = await stalledSession({ url, port, atomkv }, 's', '/cap/', 1)
     const newer = await SSEClient.open(`${url}/.stream?sub=/cap/&session=s`)
     // The replaced stream still holds its events: it counts, and what it holds counts.
     expect(atomkv.stats().streams).toBe(2)

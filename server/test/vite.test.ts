@@ -42,6 +42,15 @@ async function dev(options: AtomKVPluginOptions = {}): Promise<{ server: ViteDev
   return { server, origin: server.resolvedUrls!.local[0]!.replace(/\/$/, '') }
 }
 
+/** Whether `file` exists and holds `text` (it may not be written yet). */
+function fileHolds(file: string, text: string): boolean {
+  try {
+    return readFileSync(file, 'utf8').includes(text)
+  } catch {
+    return false
+  }
+}
+
 const post = (url: string, value: unknown) => fetch(url, { method: 'POST', body: JSON.stringify(value) })
 const stats = async (base: string) =>
   (await (await fetch(`${base}/.stats`)).json()) as { keys: number; streams: number; subscriptions: number }
@@ -203,13 +212,7 @@ describe('the Vite plugin', () => {
     for (const n of [1, 2, 3]) await post(`${base1}/counter`, n)
     await post(`${base1}/seeded`, 'changed')
     // Written shortly after the change, without waiting for close.
-    await waitFor(() => {
-      try {
-        return readFileSync(file, 'utf8').includes('"changed"')
-      } catch {
-        return false
-      }
-    }, 'the persist file')
+    await waitFor(() => fileHolds(file, '"changed"'), 'the persist file')
     await post(`${base1}/last`, 'written on close')
     await first.server.close()
 
@@ -266,13 +269,7 @@ describe('the Vite plugin', () => {
     await waitFor(() => errors.length > 0, 'the failed write')
     await post(`${origin}/__atomkv/kept`, 'newer') // another change while failing: still one error
     mkdirSync(sub)
-    await waitFor(() => {
-      try {
-        return readFileSync(file, 'utf8').includes('"newer"')
-      } catch {
-        return false
-      }
-    }, 'the write to succeed once the directory is back')
+    await waitFor(() => fileHolds(file, '"newer"'), 'the write to succeed once the directory is back')
     expect(errors).toHaveLength(1)
     expect(warnings.some((w) => w.includes('again'))).toBe(true)
   })
