@@ -17,6 +17,8 @@ import {
 import { H3, type H3Event, type NodeHandler } from 'h3'
 import { toNodeHandler } from 'srvx/node'
 import { readJSON } from './body.js'
+import { flag, parseRevision, pathOf } from './request.js'
+import { type Answered, guardURL, methods, statusOf } from './routing.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
 import { MemoryStore } from './memory-store.js'
@@ -68,9 +70,6 @@ export interface AtomKV {
   /** Ends every stream, refuses new ones (503), stops the timers, and closes the store if this instance created it. */
   close(): Promise<void>
 }
-
-type Handler = (event: H3Event) => Reply | Promise<Reply>
-type Method = 'GET' | 'POST' | 'PUT'
 
 export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
   checkInteger('maxValueBytes', options.maxValueBytes, 1)
@@ -305,100 +304,4 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       if (ownsStore) await store.close?.()
     },
   }
-}
-
-/**
- * The app's fetch, answering 400 to a request whose URL cannot be parsed (a
- * `Host` such as `1.2.3.4.5` with a dot-segment path): h3 builds its event,
- * and with it the URL, before its own error handling runs, so such a request
- * would otherwise end as a bare 500 without CORS headers.
- */
-export function guardURL(app: H3): (request: Request) => Response | Promise<Response> {
-  return (request) => {
-    try {
-      return app.fetch(request)
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_INVALID_URL') throw error
-      return text(undefined, 400, 'the URL is malformed') as Response
-    }
-  }
-}
-
-/**
- * Answers OPTIONS (the CORS preflight) and 405 for methods not listed, and
- * turns a {@link Refusal} thrown by a handler into its short text answer.
- */
-function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered): Handler {
-  const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
-  const answer = (event: H3Event): Reply | Promise<Reply> => {
-    const method = event.req.method
-    if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
-    const handler = handlers[method as Method]
-    if (!handler) return text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
-    const refused = (error: unknown): Reply => {
-      if (!(error instanceof Refusal)) throw error
-      return text(event, error.status, error.message, error.headers)
-    }
-    try {
-      const result = handler(event)
-      return result instanceof Promise ? result.catch(refused) : result
-    } catch (error) {
-      return refused(error)
-    }
-  }
-  return (event) => {
-    const started = performance.now()
-    const result = answer(event)
-    if (!(result instanceof Promise)) return answered(event, result, started)
-    return result.then((done) => answered(event, done, started))
-  }
-}
-
-/** Told of every answer (for metrics and request logs); hands the answer on. */
-type Answered = (event: H3Event, answer: Reply, started: number) => Reply
-
-/** The status of an answer, written to Node or not. */
-function statusOf(event: H3Event, answer: Reply): number {
-  return answer === HANDLED ? (event.runtime?.node?.res?.statusCode ?? 200) : answer.status
-}
-
-/**
- * The key or prefix a request names: its path below where the app is mounted
- * (`h3.mount('/kv', atomkv.app)` serves `/kv/a` as the key `/a`),
- * percent-decoded. h3 has already refused malformed escapes with a 400.
- *
- * On Node it is the path as the client sent it: a URL parser would turn
- * `/a/../b` into `/b` and `/a\b` into `/a/b`, and the key rule (like the
- * original) refuses both spellings. Other runtimes hand over a parsed URL.
- */
-function pathOf(event: H3Event): string {
-  const route = event.context.matchedRoute?.route ?? ''
-  const base = route.endsWith('/**') ? route.slice(0, -3) : ''
-  const raw = event.runtime?.node?.req.url
-  const query = raw?.indexOf('?') ?? -1
-  let pathname = raw?.startsWith('/') ? (query === -1 ? raw : raw.slice(0, query)) : event.url.pathname
-  if (base && pathname.startsWith(base)) pathname = pathname.slice(base.length)
-  try {
-    return decodeURIComponent(pathname)
-  } catch {
-    return pathname
-  }
-}
-
-/** `X-Revision` as sent with PUT: an integer; one no key can have (too large) is `-1`, and conflicts. */
-function parseRevision(header: string | null): number {
-  const value = header?.trim() ?? ''
-  // As the original's strconv.Atoi: decimal, with an optional sign.
-  if (!/^[+-]?\d+$/.test(value)) {
-    const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
-    throw new Refusal(400, `X-Revision ${problem}; PUT needs the next revision number`)
-  }
-  const revision = Number(value)
-  return Number.isSafeInteger(revision) ? revision : -1
-}
-
-/** Whether a query flag such as `initial` is on: present, and not `0`, `false` or `no`. */
-function flag(query: URLSearchParams, name: string): boolean {
-  const value = query.get(name)
-  return value !== null && !['0', 'false', 'no'].includes(value.toLowerCase())
 }

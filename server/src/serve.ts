@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
-import { type AtomKV, createAtomKV, guardURL } from './app.js'
+import { type AtomKV, createAtomKV } from './app.js'
+import { guardURL } from './routing.js'
 import { type AtomKVOptions, checkInteger } from './options.js'
 import { CORS_HEADERS } from './reply.js'
 

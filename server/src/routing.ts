@@ -1,0 +1,65 @@
+// The app's routing layer: the methods a path takes, the CORS preflight, one
+// place that answers a refused request, and a fetch that survives a URL h3
+// cannot parse.
+
+import type { H3, H3Event } from 'h3'
+import { HANDLED, Refusal, type Reply, reply, text } from './reply.js'
+
+export type Handler = (event: H3Event) => Reply | Promise<Reply>
+export type Method = 'GET' | 'POST' | 'PUT'
+
+/**
+ * The app's fetch, answering 400 to a request whose URL cannot be parsed (a
+ * `Host` such as `1.2.3.4.5` with a dot-segment path): h3 builds its event,
+ * and with it the URL, before its own error handling runs, so such a request
+ * would otherwise end as a bare 500 without CORS headers.
+ */
+export function guardURL(app: H3): (request: Request) => Response | Promise<Response> {
+  return (request) => {
+    try {
+      return app.fetch(request)
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_INVALID_URL') throw error
+      return text(undefined, 400, 'the URL is malformed') as Response
+    }
+  }
+}
+
+/**
+ * Answers OPTIONS (the CORS preflight) and 405 for methods not listed, and
+ * turns a {@link Refusal} thrown by a handler into its short text answer.
+ */
+export function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered): Handler {
+  const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
+  const answer = (event: H3Event): Reply | Promise<Reply> => {
+    const method = event.req.method
+    if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
+    const handler = handlers[method as Method]
+    if (!handler) return text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
+    const refused = (error: unknown): Reply => {
+      if (!(error instanceof Refusal)) throw error
+      return text(event, error.status, error.message, error.headers)
+    }
+    try {
+      const result = handler(event)
+      return result instanceof Promise ? result.catch(refused) : result
+    } catch (error) {
+      return refused(error)
+    }
+  }
+  return (event) => {
+    const started = performance.now()
+    const result = answer(event)
+    if (!(result instanceof Promise)) return answered(event, result, started)
+    return result.then((done) => answered(event, done, started))
+  }
+}
+
+/** Told of every answer (for metrics and request logs); hands the answer on. */
+export type Answered = (event: H3Event, answer: Reply, started: number) => Reply
+
+/** The status of an answer, written to Node or not. */
+export function statusOf(event: H3Event, answer: Reply): number {
+  return answer === HANDLED ? (event.runtime?.node?.res?.statusCode ?? 200) : answer.status
+}
+
