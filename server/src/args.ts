@@ -32,6 +32,8 @@ Options:
                                   headers (default 10s)
   --request-timeout <duration>    408 to a client slower to send a whole
                                   request (default 60s)
+  --retiring-grace <duration>     a stream replaced by a newer one of its session
+                                  is dropped if not read by then (default 5s)
   --max-streams-per-client <n>    most open streams from one address; 0 for no
                                   limit (default 500)
   --max-total-subscriptions <n>   most keys and prefixes over all streams
@@ -77,6 +79,7 @@ const flags = {
   'request-timeout': { type: 'string' },
   'max-total-subscriptions': { type: 'string' },
   'max-streams-per-client': { type: 'string' },
+  'retiring-grace': { type: 'string' },
   'log-requests': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -123,6 +126,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.requestTimeoutMs = duration('request-timeout')
   options.maxTotalSubscriptions = count('max-total-subscriptions')
   options.maxStreamsPerClient = count('max-streams-per-client')
+  options.retiringGraceMs = duration('retiring-grace')
   return { command: 'serve', hostname, port, options }
 }
 

@@ -19,16 +19,17 @@ export interface Gauges {
 }
 
 export class Metrics {
-  /** `METHOD status` → count; bounded by the methods Node's parser knows (about 30) times the statuses we answer (about 12). */
-  readonly #requests = new Map<string, number>()
+  /** Method → status → count; bounded by the methods Node's parser knows (about 30) times the statuses we answer (about 12). */
+  readonly #requests = new Map<string, Map<number, number>>()
   readonly #buckets = new Array<number>(BUCKETS.length).fill(0)
   #count = 0
   #sum = 0
 
   /** One answered request: its method, status and how long it took to answer (a stream: to open). */
   request(method: string, status: number, seconds: number): void {
-    const key = `${method} ${status}`
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1)
+    let byStatus = this.#requests.get(method)
+    if (!byStatus) this.#requests.set(method, (byStatus = new Map()))
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1)
     this.#count++
     this.#sum += seconds
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.#buckets[i]!++
@@ -52,9 +53,10 @@ export class Metrics {
 
     lines.push('# HELP atomkv_requests_total Requests answered, by method and status.')
     lines.push('# TYPE atomkv_requests_total counter')
-    for (const [key, count] of [...this.#requests].sort()) {
-      const [method, status] = key.split(' ')
-      lines.push(`atomkv_requests_total{method="${method}",status="${status}"} ${count}`)
+    for (const [method, byStatus] of [...this.#requests].sort()) {
+      for (const [status, count] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+        lines.push(`atomkv_requests_total{method="${method}",status="${status}"} ${count}`)
+      }
     }
     lines.push('# HELP atomkv_request_duration_seconds Time to answer a request (a stream: to open it).')
     lines.push('# TYPE atomkv_request_duration_seconds histogram')

@@ -31,28 +31,31 @@ export function guardURL(app: H3): (request: Request) => Response | Promise<Resp
  */
 export function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered): Handler {
   const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
-  const answer = (event: H3Event): Reply | Promise<Reply> => {
-    const method = event.req.method
-    if (method === 'OPTIONS') return reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
-    const handler = handlers[method as Method]
-    if (!handler) return text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
-    const refused = (error: unknown): Reply => {
-      if (!(error instanceof Refusal)) throw error
-      return text(event, error.status, error.message, error.headers)
-    }
-    try {
-      const result = handler(event)
-      return result instanceof Promise ? result.catch(refused) : result
-    } catch (error) {
-      return refused(error)
-    }
-  }
   return (event) => {
     const started = performance.now()
-    const result = answer(event)
+    const method = event.req.method
+    const handler = handlers[method as Method]
+    let result: Reply | Promise<Reply>
+    try {
+      if (method === 'OPTIONS') result = reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
+      else if (!handler) result = text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
+      else result = handler(event)
+    } catch (error) {
+      result = refused(event, error)
+    }
     if (!(result instanceof Promise)) return answered(event, result, started)
-    return result.then((done) => answered(event, done, started))
+    // One promise per request, whether it is answered or refused.
+    return result.then(
+      (done) => answered(event, done, started),
+      (error: unknown) => answered(event, refused(event, error), started),
+    )
   }
+}
+
+/** The short text answer of a {@link Refusal}; anything else is a failure, for h3's error handler. */
+function refused(event: H3Event, error: unknown): Reply {
+  if (!(error instanceof Refusal)) throw error
+  return text(event, error.status, error.message, error.headers)
 }
 
 /** Told of every answer (for metrics and request logs); hands the answer on. */

@@ -40,6 +40,7 @@ describe('parseCli', () => {
       '--max-streams', '7',
       '--max-total-subscriptions', '900',
       '--max-streams-per-client', '0',
+      '--retiring-grace', '2s',
     ]) // prettier-ignore
     expect(command).toEqual({
       command: 'serve',
@@ -58,6 +59,7 @@ describe('parseCli', () => {
         maxStreams: 7,
         maxTotalSubscriptions: 900,
         maxStreamsPerClient: 0,
+        retiringGraceMs: 2000,
       },
     })
     expect(parseCli(['--log-requests'])).toMatchObject({ options: { requestLog: expect.any(Function) } })
