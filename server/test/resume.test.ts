@@ -206,13 +206,17 @@ describe.each(TRANSPORTS)('initial state (%s)', (transport) => {
     for (const key of keys) await set(url, key, 'start')
     const total = 400
     const streams: SSEClient[] = []
+    let written = 0
     const writer = (async () => {
-      for (let i = 0; i < total; i++) await set(url, keys[i % keys.length]!, i)
+      for (let i = 0; i < total; i++) {
+        await set(url, keys[i % keys.length]!, i)
+        written++
+      }
     })()
-    // Streams open at different points of the burst.
+    // Streams open at known points of the burst: after 0, 50, 100… writes, while it goes on.
     for (let i = 0; i < 6; i++) {
+      await waitFor(() => written >= i * 50, `${i * 50} writes`)
       streams.push(await SSEClient.open(`${url}/c/?initial=1`))
-      await new Promise((resolve) => setTimeout(resolve, 15))
     }
     await writer
     const final = total / keys.length // each key: revision 0, then total / 5 more

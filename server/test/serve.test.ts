@@ -15,9 +15,9 @@ describe('serve()', () => {
     ])
     // A client that has gone away without closing its connection, and one mid-request.
     streams[0]!.close()
-    const start = Date.now()
     await server.close()
-    expect(Date.now() - start).toBeLessThan(3000)
+    // Closing ended every stream itself rather than wait for clients to leave.
+    expect(server.atomkv.stats().streams).toBe(0)
     await waitFor(() => streams[1]!.ended, 'the open stream to end')
     await expect(fetch(`${server.url}/a`)).rejects.toThrow()
   })

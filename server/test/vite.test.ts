@@ -46,8 +46,9 @@ async function dev(options: AtomKVPluginOptions = {}): Promise<{ server: ViteDev
 function fileHolds(file: string, text: string): boolean {
   try {
     return readFileSync(file, 'utf8').includes(text)
-  } catch {
-    return false
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
   }
 }
 
