@@ -53,11 +53,15 @@ test('the board reorders by compare-and-swap on its order key', async ({ page })
     await page.getByTestId('note-add').click()
     await expect(page.getByTestId('note-text').last()).toHaveValue(text)
   }
+  const ids = () => page.getByTestId('note').evaluateAll((notes) => notes.map((n) => n.getAttribute('data-id')))
+  const [first, second] = await ids()
+  expect(await getKey(DEMO_KV, '/demo/board-order')).toEqual([first, second])
   await page.getByTestId('note').nth(1).getByTestId('note-up').click()
   const texts = () => page.getByTestId('note-text').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))
   await expect.poll(texts).toEqual(['second', 'first'])
-  const order = (await getKey(DEMO_KV, '/demo/board-order')) as string[]
-  expect(order).toHaveLength(2)
+  // The stored order moved, not just the page: the same two notes, swapped.
+  expect(await getKey(DEMO_KV, '/demo/board-order')).toEqual([second, first])
+  expect(await ids()).toEqual([second, first])
 })
 
 test('four pages clicking +1 25 times each end at exactly 100 on every page', async ({ browser }) => {
@@ -155,12 +159,18 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
   await Promise.all([context.close(), elsewhere.close()])
 })
 
-test('screenshots of each demo page', async ({ page }, testInfo) => {
+test('every demo page renders its parts connected, with the stored values (screenshots attached)', async ({ page }, testInfo) => {
   await page.goto('/')
   await expect(page.getByTestId('url')).toHaveText('http://127.0.0.1:5199/__atomkv')
   await testInfo.attach('index', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' })
+  await setKey(DEMO_KV, '/demo/counter', 41)
+  await setKey(DEMO_KV, '/demo/fib', [3, 5])
   for (const name of ['react', 'svelte']) {
     await open(page, `/${name}.html`)
+    await expect(page.getByTestId('counter')).toHaveText('41')
+    await expect(page.getByTestId('fib')).toContainText('5')
+    await expect(page.getByTestId('notes')).toBeAttached()
+    await expect(page.getByTestId('note-add')).toBeEnabled()
     await testInfo.attach(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' })
   }
 })
