@@ -49,7 +49,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
 }
 
 /** The Node response to write to directly, when there is one speaking HTTP/1. */
-export function nodeResponse(event: H3Event): ServerResponse | undefined {
+function nodeResponse(event: H3Event): ServerResponse | undefined {
   const node = event.runtime?.node
   if (!node?.res || node.req.httpVersionMajor !== 1 || node.res.headersSent) return undefined
   return node.res as ServerResponse
