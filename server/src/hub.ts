@@ -203,11 +203,10 @@ export class Hub implements SubscriberHost {
   retiring(subscriber: Subscriber): void {
     this.#unindex(subscriber)
     const grace = this.#options.retiringGraceMs
-    const deadline = setTimeout(() => {
-      this.#options.logger.warn(`atomkv: cut off ${subscriber.label}: replaced, and did not send what it held within ${grace} ms`)
-      this.cutOff++
-      subscriber.abort(new StreamCutError('replaced, and not read'))
-    }, grace)
+    const deadline = setTimeout(
+      () => this.#cutOff(subscriber, `: replaced, and did not send what it held within ${grace} ms`, 'replaced, and not read'),
+      grace,
+    )
     deadline.unref?.()
     this.#retiring.set(subscriber, deadline)
   }
@@ -282,12 +281,15 @@ export class Hub implements SubscriberHost {
 
   #cut(subscriber: Subscriber, where: string): void {
     const limit = this.#options.maxQueueBytes
-    this.#options.logger.warn(
-      `atomkv: cut off ${subscriber.label} ${where}: it is not reading, ` +
-        `and its unsent events passed ${limit} bytes (it can resume from its last event id)`,
-    )
+    const why = `it is not reading, and its unsent events passed ${limit} bytes (it can resume from its last event id)`
+    this.#cutOff(subscriber, ` ${where}: ${why}`, `unsent events passed ${limit} bytes`)
+  }
+
+  /** Logs, counts and drops a stream the server gives up on. */
+  #cutOff(subscriber: Subscriber, logged: string, reason: string): void {
+    this.#options.logger.warn(`atomkv: cut off ${subscriber.label}${logged}`)
     this.cutOff++
-    subscriber.abort(new StreamCutError(`unsent events passed ${limit} bytes`))
+    subscriber.abort(new StreamCutError(reason))
   }
 
   /** The opening frames (see {@link open}), produced as the stream reads them. */

@@ -88,10 +88,6 @@ export class Subscriber implements SinkOwner {
     return `stream #${this.id}${this.client ? ` from ${this.client}` : ''} (${shown}${more})`
   }
 
-  get state(): SubscriberState {
-    return this.#state
-  }
-
   /** Bytes this stream holds for its reader: its queue and what its sink has not sent yet. */
   get queuedBytes(): number {
     return this.#state === 'closed' ? 0 : this.#queuedBytes + (this.#sink?.buffered ?? 0)
