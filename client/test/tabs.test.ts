@@ -173,11 +173,13 @@ describe('shareAcrossTabs', () => {
     second.client.onStatus((status) => statuses.push(status))
     const watcher = recorder()
     second.client.watch('/gone', watcher.listener)
-    await waitFor(() => second.client.status === 'open', 'the follower open')
+    // A watch without initial state follows writes made after its `ready`: wait for it, before and after the move.
+    await waitFor(() => second.client.status === 'open' && watcher.types().includes('ready'), 'the follower ready')
 
     first.tab.crash()
     first.client.close() // its stream goes with the tab
     await waitFor(() => second.streams().length === 1, 'the second tab leads')
+    await waitFor(() => watcher.types().join() === 'ready,reset,ready', 'the watch ready again on the new stream')
     await second.client.set('/gone', 'after')
     await waitFor(() => watcher.state.get('/gone')?.[0] === 'after', 'the write after the move')
     expect(statuses).toEqual(['connecting', 'open', 'reconnecting', 'open'])
