@@ -28,6 +28,7 @@ export function lateSnapshotStore(memory: MemoryStore = new MemoryStore()): Late
       get: (key) => memory.get(key),
       set: (key, json) => memory.set(key, json),
       update: (key, json, revision) => memory.update(key, json, revision),
+      delete: (key, revision) => memory.delete(key, revision),
       subscribe: (listener) => memory.subscribe(listener),
       size: () => memory.size(),
       async list(subscriptions) {

@@ -173,6 +173,21 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     return reply(event, 200, null, [HEADER.revision, String(entry.revision)])
   }
 
+  /** DELETE, with an optional `X-Revision` that must be the current one (compare-and-delete). */
+  async function remove(event: H3Event): Promise<Reply> {
+    const key = pathOf(event)
+    const problem = checkPath(key)
+    if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
+    const header = event.req.headers.get(HEADER.revision)
+    const revision = header === null ? undefined : parseRevision(header, 'DELETE')
+    const result = await store.delete(key, revision)
+    if (result === 'missing') throw new Refusal(404, `no key ${quote(key)}`)
+    if (result === 'conflict') {
+      throw new Refusal(409, `X-Revision ${header?.trim()} is not the current revision of ${quote(key)}`)
+    }
+    return reply(event, 204, null)
+  }
+
   function multiplexed(event: H3Event): Reply | Promise<Reply> {
     const query = event.url.searchParams
     const subs = query.getAll(QUERY.sub)
@@ -289,7 +304,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       answered,
     ),
   )
-  app.all('/**', methods({ GET: read, POST: write, PUT: write }, answered))
+  app.all('/**', methods({ GET: read, POST: write, PUT: write, DELETE: remove }, answered))
   const handle = guardURL(app)
 
   return {

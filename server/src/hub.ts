@@ -1,12 +1,12 @@
-// Fan-out. Each committed write is encoded once, recorded in the resume
+// Fan-out. Each committed change (a write or a removal) is encoded once, recorded in the resume
 // backlog and queued to every stream that covers its key, found by walking the
 // key's ancestors in an index of subscriptions: never a scan of all streams.
 
 import { Backlog, type BacklogEvent, type BacklogOptions } from './backlog.js'
 import type { Logger } from './options.js'
-import { coveringPaths, parseEventId, type ResetReason } from '@atomkv/client/protocol'
+import { coveringPaths, type ResetReason } from '@atomkv/client/protocol'
 import { type Frame, frame, writeFrame } from './sse.js'
-import type { Store, Write } from './store.js'
+import type { Change, Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
 
 /** Why a stream was not opened. */
@@ -79,7 +79,7 @@ export class Hub implements SubscriberHost {
     this.#store = store
     this.#options = options
     this.backlog = new Backlog(options.backlog)
-    this.#unsubscribe = store.subscribe((write) => this.publish(write))
+    this.#unsubscribe = store.subscribe((change) => this.publish(change))
   }
 
   /** After close(): no stream opens any more. */
@@ -102,8 +102,8 @@ export class Hub implements SubscriberHost {
     return bytes
   }
 
-  publish({ key, revision, json }: Write): void {
-    const event = this.backlog.append(key, revision, json)
+  publish({ key, revision, json, removedRevision }: Change): void {
+    const event = this.backlog.append(key, revision, json, removedRevision)
     if (this.#subscribers.size === 0) return
     for (const path of coveringPaths(key)) this.#deliver(path, event)
   }
@@ -118,7 +118,8 @@ export class Hub implements SubscriberHost {
    * what it receives live. Live events that arrive meanwhile wait in the
    * stream's queue and follow the opening frames:
    *
-   * 1. a `reset` when `lastEventId` is given but not in the backlog;
+   * 1. a `reset` when `lastEventId` is given but not in the backlog (or
+   *    another event may have had its id: see backlog.ts);
    * 2. on resume, the backlog's covered events after `lastEventId`;
    * 3. the current value of each key the snapshot covers (all subscriptions
    *    after a reset, else `initial`), oldest write first;
@@ -161,8 +162,9 @@ export class Hub implements SubscriberHost {
     if (lastEventId && instance && instance !== this.instance) {
       reset = 'server-restarted'
     } else if (lastEventId) {
-      resumeAfter = this.backlog.find(lastEventId)
-      if (resumeAfter === undefined) reset = parseEventId(lastEventId) ? 'not-in-backlog' : 'malformed-id'
+      const point = this.backlog.find(lastEventId)
+      if ('seq' in point) resumeAfter = point.seq
+      else reset = point.reset
     }
     const replay = resumeAfter === undefined ? undefined : { after: resumeAfter, to: this.backlog.lastSeq }
     const readyId = this.backlog.newest?.id ?? null

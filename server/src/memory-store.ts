@@ -1,10 +1,10 @@
 import { isPrefix, keyProblem } from '@atomkv/client/protocol'
-import { type Entry, type Store, StoreFullError, type Write, type WriteListener } from './store.js'
+import { type Change, type ChangeListener, type DeleteResult, type Entry, REMOVED, type Store, StoreFullError, type Write } from './store.js'
 
 export interface MemoryStoreOptions {
   /** Most keys held at once; a write of a new key beyond it fails. Default 100 000. */
   maxKeys?: number
-  /** A key not written for this long is dropped. Default 7 days; `0` keeps keys forever. */
+  /** A key not written for this long is removed (listeners hear it). Default 7 days; `0` keeps keys forever. */
   expireAfterMs?: number
 }
 
@@ -83,7 +83,7 @@ export class MemoryStore implements Store {
    */
   readonly #keysUnder = new Map<string, Children>()
   readonly #prefixesUnder = new Map<string, Children>()
-  readonly #listeners = new Set<WriteListener>()
+  readonly #listeners = new Set<ChangeListener>()
   #order = 0
   /** Characters of the keys and values stored. */
   #chars = 0
@@ -97,7 +97,8 @@ export class MemoryStore implements Store {
     if (!(this.maxKeys >= 1)) throw new RangeError(`maxKeys must be at least 1, got ${this.maxKeys}`)
     if (!(this.expireAfterMs >= 0)) throw new RangeError(`expireAfterMs must be 0 or more, got ${this.expireAfterMs}`)
     if (this.expireAfterMs > 0) {
-      // Reads already treat expired keys as missing; the sweep only frees memory.
+      // Reads already treat expired keys as missing (and remove them); the sweep
+      // removes the ones nobody reads, so their subscribers hear of it too.
       const every = Math.min(Math.max(this.expireAfterMs, 1000), 60_000)
       this.#sweeper = setInterval(() => this.sweep(), every)
       this.#sweeper.unref?.()
@@ -125,6 +126,14 @@ export class MemoryStore implements Store {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  delete(key: string, revision?: number): Promise<DeleteResult> {
+    const current = this.#live(key)
+    if (!current) return Promise.resolve('missing')
+    if (revision !== undefined && revision !== current.revision) return Promise.resolve('conflict')
+    this.#remove(key, current)
+    return Promise.resolve('deleted')
   }
 
   list(subscriptions: readonly string[]): Promise<Write[]> {
@@ -175,7 +184,7 @@ export class MemoryStore implements Store {
         else if (below) for (const next of below) walk.push(next)
       }
     }
-    for (const key of expired) this.#drop(key) // what a read finds expired, it drops
+    for (const key of expired) this.#remove(key, this.#slots.get(key)!) // what a read finds expired, it removes
     const writes: Write[] = []
     for (const i of this.#oldestFirst(foundSlots)) {
       const { json, revision } = foundSlots[i]!
@@ -241,7 +250,7 @@ export class MemoryStore implements Store {
     }
   }
 
-  subscribe(listener: WriteListener): () => void {
+  subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
   }
@@ -256,20 +265,20 @@ export class MemoryStore implements Store {
     return this.#chars
   }
 
-  /** Drops expired keys. Runs on a timer; cheap, since it stops at the first live key. */
+  /** Removes expired keys. Runs on a timer; cheap, since it stops at the first live key. */
   sweep(): void {
     if (this.expireAfterMs === 0) return
     const now = this.#now()
     for (const [key, slot] of this.#slots) {
       if (!this.#expired(slot, now)) break
-      this.#drop(key)
+      this.#remove(key, slot)
     }
   }
 
   /**
    * The prefixes the index holds, sorted: for tests and stats. Each has a
    * stored key below it (one that expired counts until a read or the sweep
-   * drops it).
+   * removes it).
    */
   indexedPrefixes(): string[] {
     return [...new Set([...this.#keysUnder.keys(), ...this.#prefixesUnder.keys()])].sort()
@@ -297,17 +306,21 @@ export class MemoryStore implements Store {
   #live(key: string): Slot | undefined {
     const slot = this.#slots.get(key)
     if (slot && this.#expired(slot, this.#now())) {
-      this.#drop(key)
+      this.#remove(key, slot)
       return undefined
     }
     return slot
   }
 
-  /** Forgets `key`, and the prefixes above it that hold nothing else. */
-  #drop(key: string): void {
-    const slot = this.#slots.get(key)
-    if (slot) this.#chars -= key.length + slot.json.length
+  /** Forgets `key` (stored as `slot`), and the prefixes above it that hold nothing else; tells the listeners. */
+  #remove(key: string, slot: Slot): void {
+    this.#chars -= key.length + slot.json.length
     this.#slots.delete(key)
+    this.#unindex(key)
+    this.#tell({ key, json: 'null', revision: REMOVED, removedRevision: slot.revision })
+  }
+
+  #unindex(key: string): void {
     const parent = parentOf(key)
     if (parent === undefined || !removeChild(this.#keysUnder, parent, key)) return
     if (this.#prefixesUnder.has(parent)) return
@@ -336,15 +349,18 @@ export class MemoryStore implements Store {
     this.#slots.set(key, { json, revision, writtenAt: this.#now(), order: this.#order++ })
     this.#chars += json.length - (current ? current.json.length : -key.length)
     if (!current) this.#index(key) // a key written again is indexed already
-    const write: Write = { key, json, revision }
+    this.#tell({ key, json, revision })
+    return { json, revision }
+  }
+
+  #tell(change: Change): void {
     for (const listener of this.#listeners) {
       try {
-        listener(write)
+        listener(change)
       } catch (error) {
-        // The write is committed; a failing listener must not turn it into an error.
+        // The change is committed; a failing listener must not turn it into an error.
         console.error('atomkv: a store listener threw', error)
       }
     }
-    return { json, revision }
   }
 }

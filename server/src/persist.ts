@@ -5,11 +5,11 @@
 import { open, readFile, rename } from 'node:fs/promises'
 import { keyProblem } from '@atomkv/client/protocol'
 import type { Logger } from './options.js'
-import type { Write, WriteListener } from './store.js'
+import type { ChangeListener, Write } from './store.js'
 
 /** What a {@link Persister} saves: a store that can list all it holds (a `MemoryStore`). */
 export interface SnapshotSource {
-  subscribe(listener: WriteListener): () => void
+  subscribe(listener: ChangeListener): () => void
   entries(): Write[]
 }
 

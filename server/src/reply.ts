@@ -38,6 +38,7 @@ const TEXT = ['content-type', 'text/plain; charset=utf-8'] as const
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
+  204: 'No Content',
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
@@ -55,16 +56,16 @@ function nodeResponse(event: H3Event): ServerResponse | undefined {
   return node.res as ServerResponse
 }
 
-/** An answer with `body` (or none), the CORS headers and `headers`. */
+/** An answer with `body` (or none), the CORS headers and `headers`. A 204 has no body, nor a length. */
 export function reply(event: H3Event | undefined, status: number, body: string | null, headers: HeaderPairs = []): Reply {
   const res = event && nodeResponse(event)
   if (res) {
-    const length = body === null ? 0 : Buffer.byteLength(body)
-    res.writeHead(status, STATUS_TEXT[status] ?? '', [...CORS_HEADERS, ...headers, 'content-length', String(length)])
-    res.end(body ?? undefined)
+    const length = status === 204 ? [] : ['content-length', String(body === null ? 0 : Buffer.byteLength(body))]
+    res.writeHead(status, STATUS_TEXT[status] ?? '', [...CORS_HEADERS, ...headers, ...length])
+    res.end(status === 204 ? undefined : (body ?? undefined))
     return HANDLED
   }
-  return webResponse(body, status, body === null ? [...headers, 'content-length', '0'] : headers)
+  return webResponse(body, status, body === null && status !== 204 ? [...headers, 'content-length', '0'] : headers)
 }
 
 /** A web Response with the CORS headers, for a body a Node response cannot take as is (a stream). */

@@ -26,13 +26,17 @@ export function pathOf(event: H3Event): string {
   }
 }
 
-/** `X-Revision` as sent with PUT: an integer; one no key can have (too large) is `-1`, and conflicts. */
-export function parseRevision(header: string | null): number {
+/**
+ * `X-Revision` as sent with PUT (the next revision) or DELETE (the current
+ * one): an integer; one no key can have (too large) is `-1`, and conflicts.
+ */
+export function parseRevision(header: string | null, method: 'PUT' | 'DELETE' = 'PUT'): number {
   const value = header?.trim() ?? ''
   // As the original's strconv.Atoi: decimal, with an optional sign.
   if (!/^[+-]?\d+$/.test(value)) {
     const problem = header === null ? 'is missing' : `${quote(header)} is not an integer`
-    throw new Refusal(400, `X-Revision ${problem}; PUT needs the next revision number`)
+    const wanted = method === 'PUT' ? 'PUT needs the next revision number' : 'DELETE takes the current revision number'
+    throw new Refusal(400, `X-Revision ${problem}; ${wanted}`)
   }
   const revision = Number(value)
   return Number.isSafeInteger(revision) ? revision : -1

@@ -6,7 +6,7 @@ import type { H3, H3Event } from 'h3'
 import { HANDLED, Refusal, type Reply, reply, text } from './reply.js'
 
 export type Handler = (event: H3Event) => Reply | Promise<Reply>
-export type Method = 'GET' | 'POST' | 'PUT'
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
 /**
  * The app's fetch, answering 400 to a request whose URL cannot be parsed (a

@@ -1,18 +1,35 @@
 // The storage contract the HTTP layer and the hub rely on. It is async so a
 // shared store (Redis, a database) can replace the in-memory one.
 
+import { REMOVED } from '@atomkv/client/protocol'
+
+export { REMOVED }
+
 /** A stored value: its JSON text, exactly as served, and its revision. */
 export interface Entry {
   readonly json: string
   readonly revision: number
 }
 
-/** A committed write, as told to subscribers and returned by snapshots. */
+/** A stored key with its entry, as snapshots return it. */
 export interface Write extends Entry {
   readonly key: string
 }
 
-export type WriteListener = (write: Write) => void
+/**
+ * A committed change, as told to listeners: a write, or a removal (a delete,
+ * or an expiry), which has revision `-1` ({@link REMOVED}) and JSON `null`,
+ * exactly as its event goes on the wire.
+ */
+export interface Change extends Write {
+  /** A removal's: the revision the key had when it went. */
+  readonly removedRevision?: number
+}
+
+export type ChangeListener = (change: Change) => void
+
+/** What a delete did: removed the key, found none, or found another revision than the one asked. */
+export type DeleteResult = 'deleted' | 'missing' | 'conflict'
 
 export interface Store {
   /** The current entry of `key`, or `undefined` when it does not exist (or has expired). */
@@ -29,6 +46,12 @@ export interface Store {
    */
   update(key: string, json: string, revision: number): Promise<Entry | undefined>
   /**
+   * Removes `key` (with `revision`, only if that is its current revision).
+   * Listeners hear the removal like a write. The key's next write starts again
+   * at revision `0`, as for any missing key.
+   */
+  delete(key: string, revision?: number): Promise<DeleteResult>
+  /**
    * The current entries of every key covered by `subscriptions` (keys, and
    * prefixes ending in `/`), each key once, **oldest write first**: a stream
    * sends them with their ids, and that order makes every one of those ids a
@@ -36,10 +59,11 @@ export interface Store {
    */
   list(subscriptions: readonly string[]): Promise<Write[]>
   /**
-   * Calls `listener` for every committed write, in commit order, before the
-   * write's promise resolves. Returns the function that unsubscribes.
+   * Calls `listener` for every committed change, in commit order, before the
+   * change's promise resolves; an expiry is told when the store notices it (a
+   * read or its sweep). Returns the function that unsubscribes.
    */
-  subscribe(listener: WriteListener): () => void
+  subscribe(listener: ChangeListener): () => void
   /** How many keys are stored (a remote store may answer from a cached count). */
   size(): number
   /** Characters of the keys and values stored, if the store knows (for metrics). */

@@ -307,8 +307,8 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
   it('answers other methods with 405 and the right Allow header', async () => {
     const { url } = await startServer()
     const cases: Array<[string, string, string]> = [
-      ['DELETE', '/a', 'GET, POST, PUT, OPTIONS'],
-      ['PATCH', '/a', 'GET, POST, PUT, OPTIONS'],
+      ['PATCH', '/a', 'GET, POST, PUT, DELETE, OPTIONS'],
+      ['DELETE', '/', 'GET, OPTIONS'],
       ['POST', '/', 'GET, OPTIONS'],
       ['PUT', '/.stream', 'GET, OPTIONS'],
       ['DELETE', '/.stats', 'GET, OPTIONS'],

@@ -63,25 +63,71 @@ describe('Backlog', () => {
     const backlog = new Backlog({ maxEvents: 3, maxBytes: 300 })
     for (let i = 0; i < 5; i++) backlog.append('/k', i, json(30))
     expect(backlog.events).toBe(3)
-    expect(backlog.find('/k:1')).toBeUndefined()
-    expect(backlog.find('/k:2')).toBe(3)
+    expect(backlog.find('/k:1')).toEqual({ reset: 'not-in-backlog' })
+    expect(backlog.find('/k:2')).toEqual({ seq: 3 })
     expect(backlog.at(3)?.id).toBe('/k:2')
     backlog.append('/k', 5, json(270))
     expect(backlog.events).toBe(2)
     expect(backlog.bytes).toBe(300)
-    expect(backlog.find('/k:3')).toBeUndefined()
+    expect(backlog.find('/k:3')).toEqual({ reset: 'not-in-backlog' })
     expect(backlog.newest?.id).toBe('/k:5')
+    expect(backlog.find('k:5')).toEqual({ reset: 'malformed-id' })
   })
 
-  it('points a reused id (a key re-created after expiry) at its newest event', () => {
-    const backlog = new Backlog({ maxEvents: 3 })
-    backlog.append('/k', 0, json(1))
-    backlog.append('/k', 0, json(1))
-    expect(backlog.find('/k:0')).toBe(2)
-    backlog.append('/x', 0, json(1))
-    backlog.append('/x', 1, json(1))
-    // Evicting the older /k:0 leaves the newer one findable.
-    expect(backlog.find('/k:0')).toBe(2)
+  // A key removed and written again starts over at revision 0: its ids repeat.
+  describe('ids a removed key may have used twice', () => {
+    it('resumes from a removal, and from writes of a key never removed before them', () => {
+      const backlog = new Backlog()
+      backlog.append('/k', 0, '1') // seq 1
+      backlog.append('/k', 1, '2') // seq 2
+      backlog.append('/k', -1, 'null', 1) // seq 3
+      backlog.append('/k', 0, '3') // seq 4: the same id as seq 1
+      expect(backlog.find('/k:-1')).toEqual({ seq: 3 }) // the only removal so far
+      expect(backlog.find('/k:0')).toEqual({ reset: 'ambiguous-id' }) // seq 1 or seq 4?
+      expect(backlog.find('/k:1')).toEqual({ seq: 2 }) // only one generation has reached 1 yet…
+      backlog.append('/k', 1, '4') // seq 5
+      expect(backlog.find('/k:1')).toEqual({ reset: 'ambiguous-id' }) // …now two have
+      backlog.append('/k', 2, '5') // seq 6: beyond the removed generation's top
+      expect(backlog.find('/k:2')).toEqual({ seq: 6 })
+      backlog.append('/k', -1, 'null', 2) // seq 7
+      expect(backlog.find('/k:-1')).toEqual({ reset: 'ambiguous-id' }) // seq 3 or seq 7?
+      // Only one /k:2 exists, but the backlog keeps one top revision per key, not
+      // one per generation: resetting is the safe answer it gives.
+      expect(backlog.find('/k:2')).toEqual({ reset: 'ambiguous-id' })
+      expect(backlog.find('/other:0')).toEqual({ reset: 'not-in-backlog' })
+    })
+
+    it('stays ambiguous once the older generation left the backlog', () => {
+      const backlog = new Backlog({ maxEvents: 2 })
+      backlog.append('/k', 0, '1')
+      backlog.append('/k', -1, 'null', 0)
+      backlog.append('/x', 0, '1')
+      backlog.append('/k', 0, '2') // the first /k:0 and its removal are gone
+      expect(backlog.at(1)).toBeUndefined()
+      expect(backlog.at(2)).toBeUndefined()
+      expect(backlog.find('/k:0')).toEqual({ reset: 'ambiguous-id' })
+      expect(backlog.find('/x:0')).toEqual({ seq: 3 })
+    })
+
+    it('folds the oldest removed keys past maxRemovedKeys: resets more, never skips', () => {
+      const backlog = new Backlog({ maxRemovedKeys: 2 })
+      backlog.append('/a', 5, '1') // seq 1
+      backlog.append('/a', -1, 'null', 5) // seq 2
+      backlog.append('/b', -1, 'null', 0) // seq 3
+      backlog.append('/c', -1, 'null', 1) // seq 4: /a is folded (top 5)
+      expect(backlog.removedKeys).toBe(2)
+      backlog.append('/a', 0, '2') // seq 5
+      expect(backlog.find('/a:0')).toEqual({ reset: 'ambiguous-id' })
+      // Any key not remembered counts as removed at the start, up to the folded top…
+      backlog.append('/never-removed', 3, '1') // seq 6
+      expect(backlog.find('/never-removed:3')).toEqual({ reset: 'ambiguous-id' })
+      backlog.append('/never-removed', 6, '1') // seq 7
+      expect(backlog.find('/never-removed:6')).toEqual({ seq: 7 }) // …and no higher
+      // A key removed again after being folded keeps that past.
+      backlog.append('/a', -1, 'null', 0) // seq 8
+      expect(backlog.find('/a:-1')).toEqual({ reset: 'ambiguous-id' })
+      expect(backlog.removedKeys).toBe(2)
+    })
   })
 
   it('stays consistent over many appends (compaction)', () => {
