@@ -191,7 +191,7 @@ describe('MemoryStore expiry, as reads see it', () => {
     store.close()
   })
 
-  it('agrees with a full scan over random writes, expiry and sweeps', async () => {
+  it('agrees with a full scan over random writes, deletes, expiry and sweeps, and tells every change', async () => {
     // A small PRNG, so a failure replays.
     let seed = 12345
     const random = (n: number) => {
@@ -201,10 +201,28 @@ describe('MemoryStore expiry, as reads see it', () => {
     const parts = ['a', 'b', 'c']
     const randomPath = () => '/' + Array.from({ length: 1 + random(3) }, () => parts[random(3)]).join('/')
     const store = new MemoryStore({ expireAfterMs: 100, maxKeys: 1000 })
+    // What the changes told say the store holds: after a sweep, exactly what it holds.
+    const told = new Map<string, { json: string; revision: number }>()
+    store.subscribe(({ key, json, revision, removedRevision }) => {
+      if (revision === -1) {
+        expect(told.get(key)?.revision, `the removal of ${key}`).toBe(removedRevision)
+        told.delete(key)
+      } else {
+        expect(revision).toBe(told.has(key) ? told.get(key)!.revision + 1 : 0)
+        told.set(key, { json, revision })
+      }
+    })
     let now = 0
-    for (let step = 0; step < 3000; step++) {
-      const op = random(20)
-      if (op < 10) await store.set(randomPath(), String(step))
+    for (let step = 0; step < 4000; step++) {
+      const op = random(23)
+      if (op >= 20) {
+        const key = randomPath()
+        const current = await store.get(key)
+        const revision = op === 20 ? undefined : op === 21 ? current?.revision : random(3)
+        const expected = !current ? 'missing' : revision === undefined || revision === current.revision ? 'deleted' : 'conflict'
+        expect(await store.delete(key, revision)).toBe(expected)
+        expect(await store.get(key)).toEqual(expected === 'deleted' ? undefined : current)
+      } else if (op < 10) await store.set(randomPath(), String(step))
       else if (op < 13) {
         const key = randomPath()
         const current = await store.get(key)
@@ -215,6 +233,9 @@ describe('MemoryStore expiry, as reads see it', () => {
         // Swept, the index holds exactly the prefixes above the keys left.
         const above = new Set(store.entries().flatMap((w) => coveringPaths(w.key).slice(1)))
         expect(store.indexedPrefixes()).toEqual([...above].sort())
+        const held = new Map(store.entries().map(({ key, json, revision }) => [key, { json, revision }]))
+        expect(held).toEqual(told)
+        expect(store.chars()).toBe(store.entries().reduce((sum, w) => sum + w.key.length + w.json.length, 0))
       } else {
         const subscriptions = Array.from({ length: 1 + random(3) }, () => randomPath() + (random(2) ? '/' : ''))
         const expected = store.entries().filter((w) => subscriptions.some((s) => covers(s, w.key)))
