@@ -16,6 +16,7 @@ const AtomKV = {
   get: client.get,
   set: client.set,
   update: client.update,
+  delete: client.delete,
   modify: client.modify,
   subscribe: client.subscribe,
   watch: client.watch,

@@ -7,7 +7,7 @@ import type { CacheOptions } from './cache/types.js'
 import { Connection, type StreamRequest } from './connection/connection.js'
 import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
-import { checkPath, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
+import { checkPath, deleteKey, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
 import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, HEADER, QUERY, STREAM_PATH } from './protocol/index.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
@@ -55,6 +55,11 @@ export interface ClientOptions {
   cache?: CacheOptions
 }
 
+export interface DeleteOptions {
+  /** Compare-and-delete: remove the key only if this is its current revision. */
+  revision?: number
+}
+
 export interface AtomKVClient {
   /** `[value, revision]`, or `[null, -1]` when the key does not exist. */
   get<T = unknown>(key: string): Promise<GetResult<T>>
@@ -62,6 +67,12 @@ export interface AtomKVClient {
   set(key: string, value: unknown): Promise<number>
   /** Compare-and-swap: stores `value` only if `revision` is the key's next one (`0` for a new key). */
   update(key: string, value: unknown, revision: number): Promise<boolean>
+  /**
+   * Removes `key` (with `revision`, only at that revision): `true` when it was
+   * removed, `false` when it was missing or at another revision. Watchers see
+   * a `delete` event; the key's next write starts again at revision 0.
+   */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>
   /**
    * Read, `fn`, write with revision + 1; on a conflict, again after a jittered
    * backoff. `fn` returning `undefined` aborts (resolves to `undefined`).
@@ -188,6 +199,14 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
     async update(key, value, revision) {
       ensureOpen(key)
       return updateKey(transport, key, value, revision)
+    },
+    async delete(key, deleteOptions = {}) {
+      ensureOpen(key)
+      const { revision } = deleteOptions
+      if (revision !== undefined && !Number.isSafeInteger(revision)) {
+        throw new AtomKVError(`${key}: revision must be an integer, not ${revision}`, { code: 'invalid-value', key })
+      }
+      return deleteKey(transport, key, revision)
     },
     async modify<T>(key: string, fn: Modifier<T>, modifyOptions?: ModifyOptions) {
       ensureOpen(key)

@@ -1,5 +1,6 @@
-// The request/response half of the protocol: GET, POST (force-set) and PUT
-// (compare-and-swap) of one key, with every failure mapped to an AtomKVError.
+// The request/response half of the protocol: GET, POST (force-set), PUT
+// (compare-and-swap) and DELETE of one key, with every failure mapped to an
+// AtomKVError.
 
 import { AtomKVError } from './errors.js'
 import { HEADER, keyProblem } from './protocol/index.js'
@@ -152,6 +153,20 @@ export async function updateKey(transport: Transport, key: string, value: unknow
     headers: { ...JSON_BODY, [HEADER.revision]: String(revision) },
   })
   if (response.status !== 409 && !response.ok) throw await httpError(key, response)
+  await drain(response)
+  return response.ok
+}
+
+/**
+ * Removes `key`; with `revision`, only if that is its current revision.
+ * `true` when removed, `false` when the key was missing (404) or at another
+ * revision (409).
+ */
+export async function deleteKey(transport: Transport, key: string, revision?: number): Promise<boolean> {
+  checkPath(key)
+  const headers = revision === undefined ? undefined : { [HEADER.revision]: String(revision) }
+  const response = await send(transport, key, { method: 'DELETE', headers })
+  if (response.status !== 404 && response.status !== 409 && !response.ok) throw await httpError(key, response)
   await drain(response)
   return response.ok
 }

@@ -1,15 +1,17 @@
 export { createClient, MAX_SUBSCRIPTION_QUERY } from './client.js'
-export type { AtomKVClient, ClientOptions } from './client.js'
+export type { AtomKVClient, ClientOptions, DeleteOptions } from './client.js'
 export type { GetResult } from './http.js'
 export type { Modifier, ModifyOptions } from './modify.js'
 export type {
   ConnectionStatus,
   SubscribeOptions,
   Subscription,
+  SubscriptionEntry,
   WatchEvent,
   WatchListener,
   WatchOptions,
 } from './types.js'
 export * from './protocol/keys.js'
+export { REMOVED } from './protocol/events.js'
 export * from './errors.js'
 export * from './cache/index.js'

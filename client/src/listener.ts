@@ -4,7 +4,9 @@
 // A listener remembers the last revision it saw of every existing key it
 // covers (its snapshot gives all of them; one that joins a path already live
 // copies what a sibling knows). Around a snapshot the server repeats
-// revisions; comparing with that memory is what drops the repeats.
+// revisions; comparing with that memory is what drops the repeats. A removal
+// (revision -1) makes it forget the key, so the key's next life, which starts
+// again at revision 0, is news; a removal of a key it does not know is not.
 //
 // Its phases, and what moves it between them (each written once, below):
 //
@@ -15,6 +17,7 @@
 //   any          ─close, end, fail→ gone
 
 import type { AtomKVError } from './errors.js'
+import { REMOVED } from './protocol/index.js'
 import type { WatchEvent } from './types.js'
 
 /** What a subscription wants from the stream; built by `watch()` and `subscribe()`. */
@@ -125,7 +128,10 @@ export class Listener {
   ready(): void {
     const phase = this.#phase
     if (phase.name !== 'snapshot' && phase.name !== 'catching-up') return
-    for (const key of this.#seen.keys()) if (!phase.touched.has(key)) this.#seen.delete(key)
+    // A watcher rebuilding from everything learns of the keys gone by their
+    // absence (see `WatchEvent`); one that gets only changes is told of each.
+    const tell = phase.name === 'catching-up' ? !(this.spec.fullResync && phase.reset) : this.spec.initial && !this.spec.fullResync
+    for (const key of [...this.#seen.keys()]) if (!phase.touched.has(key)) this.#forget(key, tell)
     this.#phase = { name: 'live' }
     if (phase.name === 'snapshot' || phase.reset) this.#send({ type: 'ready' })
   }
@@ -162,6 +168,11 @@ export class Listener {
     const phase = this.#phase
     if (phase.name === 'live') return this.write(key, value, revision)
     if (phase.name !== 'snapshot' && phase.name !== 'catching-up') return
+    if (revision === REMOVED) {
+      // Replayed before the snapshot's values: news if its value was.
+      phase.touched.delete(key)
+      return this.#forget(key, phase.name === 'catching-up' || this.spec.initial)
+    }
     phase.touched.add(key)
     const last = this.#seen.get(key)
     if (phase.name === 'snapshot' && !this.spec.initial) {
@@ -170,15 +181,25 @@ export class Listener {
     }
     // A watcher rebuilds from every value; an iterator needs only those that changed.
     const everything = this.spec.fullResync && (phase.name === 'snapshot' || phase.reset)
-    if (everything || last !== revision) this.#deliver(key, value, revision)
+    if (everything) return this.#deliver(key, value, revision)
+    if (last === revision) return
+    // Lower than what it saw: the key was removed and written again meanwhile.
+    if (last !== undefined && revision < last) this.#forget(key, true)
+    this.#deliver(key, value, revision)
   }
 
-  /** A write: delivered only if newer than what it saw (revisions repeat around a snapshot). */
+  /** A write: delivered only if newer than what it saw (revisions repeat around a snapshot). A removal: see `#forget`. */
   write(key: string, value: unknown, revision: number): void {
     if (!this.live) return
+    if (revision === REMOVED) return this.#forget(key, true)
     const last = this.#seen.get(key)
     if (last !== undefined && revision <= last) return
     this.#deliver(key, value, revision)
+  }
+
+  /** The key is gone: forgotten, and the watcher told (if `tell`) when it knew the key. */
+  #forget(key: string, tell: boolean): void {
+    if (this.#seen.delete(key) && tell) this.#send({ type: 'delete', key })
   }
 
   #deliver(key: string, value: unknown, revision: number): void {

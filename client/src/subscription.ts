@@ -1,12 +1,14 @@
-// subscribe(): the stream as an async iterator. Writes queue until read, up to
-// `maxQueue`; a consumer that falls further behind is told so (an `overflow`
-// error after the queued writes) instead of silently losing writes.
+// subscribe(): the stream as an async iterator. Writes (and removals, as
+// `[key, null, -1]`) queue until read, up to `maxQueue`; a consumer that falls
+// further behind is told so (an `overflow` error after the queued writes)
+// instead of silently losing writes.
 
 import { AtomKVError } from './errors.js'
 import type { ListenerSpec } from './listener.js'
-import type { Subscription, WatchEvent } from './types.js'
+import { REMOVED } from './protocol/index.js'
+import type { Subscription, SubscriptionEntry, WatchEvent } from './types.js'
 
-type Entry<T> = [key: string, value: T, revision: number]
+type Entry<T> = SubscriptionEntry<T>
 type Result<T> = IteratorResult<Entry<T>, undefined>
 
 export interface SubscriptionSetup {
@@ -92,6 +94,8 @@ export class SubscriptionIterator<T> implements Subscription<T> {
     switch (event.type) {
       case 'value':
         return this.#push([event.key, event.value as T, event.revision])
+      case 'delete':
+        return this.#push([event.key, null, REMOVED])
       case 'ready':
         return this.#settle()
       case 'error':

@@ -14,7 +14,9 @@ export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
  * What a `watch()` listener receives.
  *
  * - `value`: a write of `key`. Per listener and key, revisions arrive in
- *   increasing order and at most once, between two `reset`s.
+ *   increasing order and at most once, between two `reset`s and `delete`s.
+ * - `delete`: `key` was removed (deleted, or it expired): it reads as missing
+ *   until written again, which starts over at revision 0.
  * - `reset`: the server could not resume the stream (its backlog moved on, or
  *   it restarted), or, with `shareAcrossTabs`, the stream moved to another
  *   tab. Forget what you know of the watched keys: the full current state
@@ -28,6 +30,7 @@ export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
  */
 export type WatchEvent<T = unknown> =
   | { type: 'value'; key: string; value: T; revision: number }
+  | { type: 'delete'; key: string }
   | { type: 'reset' }
   | { type: 'ready' }
   | { type: 'error'; error: AtomKVError }
@@ -46,13 +49,20 @@ export interface SubscribeOptions {
   initial?: boolean
 }
 
+/**
+ * What a subscription yields: a write, or a removal as `[key, null, -1]`
+ * (revision -1 tells it from a write of `null`), the pair `get()` gives for
+ * a missing key, as the original's `subscribe` yields it.
+ */
+export type SubscriptionEntry<T = unknown> = [key: string, value: T | null, revision: number]
+
 /** A live subscription, as returned by `subscribe()`: `for await` it, `break` (or `return()`) to end it. */
-export interface Subscription<T = unknown> extends AsyncIterableIterator<[key: string, value: T, revision: number]> {
+export interface Subscription<T = unknown> extends AsyncIterableIterator<SubscriptionEntry<T>> {
   /**
    * Settles once the server has the subscription: every write after this is
    * yielded. Rejects (without an unhandled rejection if you ignore it) when the
    * subscription ends before that.
    */
   readonly ready: Promise<void>
-  return(): Promise<IteratorResult<[key: string, value: T, revision: number], undefined>>
+  return(): Promise<IteratorResult<SubscriptionEntry<T>, undefined>>
 }

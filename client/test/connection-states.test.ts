@@ -65,8 +65,8 @@ describe('connection states', () => {
     await settle()
     const before = ['ready', '/a/x:2', '/a/gone:7']
     expect(watcher.types()).toEqual([...before, 'reset', '/a/x:5', '/a/y:0', '/a/z:2', 'ready', '/a/gone:0'])
-    // An iterator only needs what changed.
-    expect(iterator.types()).toEqual([...before, 'reset', '/a/x:5', '/a/y:0', 'ready', '/a/gone:0'])
+    // An iterator only needs what changed, and is told of each key gone.
+    expect(iterator.types()).toEqual([...before, 'reset', '/a/x:5', '/a/y:0', 'delete:/a/gone', 'ready', '/a/gone:0'])
     expect(statuses).toEqual(['connecting', 'open', 'reconnecting', 'open'])
   })
 

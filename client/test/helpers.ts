@@ -88,6 +88,7 @@ export function recorder<T = unknown>() {
     listener: (event: WatchEvent<T>) => {
       events.push(event)
       if (event.type === 'value') state.set(event.key, [event.value, event.revision])
+      if (event.type === 'delete') state.delete(event.key)
       if (event.type === 'reset') resetAt = events.length
       if (event.type === 'ready' && resetAt >= 0) {
         const sent = new Set(events.slice(resetAt).flatMap((e) => (e.type === 'value' ? [e.key] : [])))
@@ -95,7 +96,7 @@ export function recorder<T = unknown>() {
         resetAt = -1
       }
     },
-    /** The events as short strings: `/key:revision`, `reset`, `ready`, `error`. */
-    types: () => events.map((e) => (e.type === 'value' ? `${e.key}:${e.revision}` : e.type)),
+    /** The events as short strings: `/key:revision`, `delete:/key`, `reset`, `ready`, `error`. */
+    types: () => events.map((e) => (e.type === 'value' ? `${e.key}:${e.revision}` : e.type === 'delete' ? `delete:${e.key}` : e.type)),
   }
 }

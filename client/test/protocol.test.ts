@@ -10,8 +10,12 @@ describe('event ids', () => {
     expect(parseEventId(formatEventId('/zoë/1', 0))).toEqual({ key: '/zoë/1', revision: 0 })
   })
 
-  it('refuse what is not a write id', () => {
-    for (const id of ['', ':1', '/a', '/a:', '/a:x', '/a:1.5', '/a:-1', 'a:1', '/a:1e3', `/a:${2 ** 60}`]) {
+  it('name a removal with revision -1', () => {
+    expect(parseEventId('/a/b:-1')).toEqual({ key: '/a/b', revision: -1 })
+  })
+
+  it('refuse what is not an event id', () => {
+    for (const id of ['', ':1', '/a', '/a:', '/a:x', '/a:1.5', '/a:-2', '/a:-0', '/a:+1', 'a:1', '/a:1e3', `/a:${2 ** 60}`]) {
       expect(parseEventId(id), id).toBeUndefined()
     }
   })

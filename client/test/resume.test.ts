@@ -112,8 +112,13 @@ describe('resume', () => {
       expect(statuses.slice(0, 3)).toEqual(['connecting', 'open', 'reconnecting'])
       expect(statuses.at(-1)).toBe('open')
       expect(new Set(statuses.slice(2))).toEqual(new Set(['reconnecting', 'open']))
-      // The iterator follows the new server too.
-      expect(await take(sub, 2)).toEqual([['/s/kept', 'new', 0], ['/s/fresh', 'f', 0]])
+      // The iterator follows the new server too: the keys it does not have are gone.
+      expect(await take(sub, 4)).toEqual([
+        ['/s/old', null, -1],
+        ['/s/kept', null, -1],
+        ['/s/kept', 'new', 0],
+        ['/s/fresh', 'f', 0],
+      ])
     } finally {
       kv.close()
       await server.close()

@@ -192,7 +192,16 @@ export function recorded(
     get ended() {
       return ended
     },
-    /** `/key:revision`, `reset`, `ready`, `error:<code>`. */
-    types: () => events.map((e) => (e.type === 'value' ? `${e.key}:${e.revision}` : e.type === 'error' ? `error:${e.error.code}` : e.type)),
+    /** `/key:revision`, `delete:/key`, `reset`, `ready`, `error:<code>`. */
+    types: () =>
+      events.map((e) =>
+        e.type === 'value'
+          ? `${e.key}:${e.revision}`
+          : e.type === 'error'
+            ? `error:${e.error.code}`
+            : e.type === 'delete'
+              ? `delete:${e.key}`
+              : e.type,
+      ),
   }
 }

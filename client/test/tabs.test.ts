@@ -75,6 +75,30 @@ describe('shareAcrossTabs', () => {
     expect(follower.streams()).toEqual([])
   })
 
+  it('gives a follower the removals of keys, to watchers and iterators', async () => {
+    const server = await startServer()
+    await server.atomkv.store.set('/rm/a', '"a0"')
+    const browser = new Browser()
+    const leader = openTab(browser, server.url)
+    leader.client.watch('/other', () => {})
+    await waitFor(() => leader.streams().length === 1, 'the first tab leads')
+    const follower = openTab(browser, server.url)
+    const watched = recorder()
+    follower.client.watch('/rm/', watched.listener, { initial: true })
+    const iterator = follower.client.subscribe('/rm/a')
+    await iterator.ready
+    await waitFor(() => watched.types().includes('ready'), 'initial state')
+    expect(await leader.client.delete('/rm/a')).toBe(true)
+    await follower.client.set('/rm/a', 'a again')
+    expect(await take(iterator, 2)).toEqual([
+      ['/rm/a', null, -1],
+      ['/rm/a', 'a again', 0],
+    ])
+    await waitFor(() => watched.types().length === 4, 'the removal and the new write')
+    expect(watched.types()).toEqual(['/rm/a:0', 'ready', 'delete:/rm/a', '/rm/a:0'])
+    expect(follower.streams()).toEqual([])
+  })
+
   it('drops a watch ended by a follower, even in the tick it began', async () => {
     const server = await startServer()
     const browser = new Browser()
@@ -202,7 +226,7 @@ describe('shareAcrossTabs', () => {
     third.client.watch('/late', thirds.listener)
     await waitFor(() => third.client.status === 'open', 'the third tab follows')
     // The tabs' channel: a hello gets the leader's answer.
-    const channel = new BroadcastChannel('atomkv/2:' + server.url)
+    const channel = new BroadcastChannel('atomkv/3:' + server.url)
     const heard: { type?: string }[] = []
     channel.onmessage = (event) => heard.push(event.data)
     channel.postMessage({ type: 'hello', from: 'a test' })
@@ -214,15 +238,15 @@ describe('shareAcrossTabs', () => {
     await waitFor(() => thirds.state.get('/late')?.[0] === 'still here', 'the write through the real leader')
   })
 
-  it('names its channel and locks atomkv/2:<url>, the version of the messages tabs exchange', async () => {
+  it('names its channel and locks atomkv/3:<url>, the version of the messages tabs exchange', async () => {
     const server = await startServer()
     const browser = new Browser()
     const tabs = [openTab(browser, server.url), openTab(browser, server.url)]
     for (const t of tabs) t.client.watch('/named', () => {})
     await waitFor(() => tabs.every((t) => t.client.status === 'open'), 'both tabs open')
     const held = browser.held()
-    expect(held).toContain(`atomkv/2:${server.url}`) // the leader's
-    expect(held.filter((name) => name.startsWith(`atomkv/2:${server.url}#`))).toHaveLength(2) // each tab's own
+    expect(held).toContain(`atomkv/3:${server.url}`) // the leader's
+    expect(held.filter((name) => name.startsWith(`atomkv/3:${server.url}#`))).toHaveLength(2) // each tab's own
     expect(held).toHaveLength(3)
   })
 

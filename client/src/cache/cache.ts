@@ -68,6 +68,7 @@ export class AtomKVCache {
       listen: (listener) => (invalid ? noop : this.#cached(key, CachedKey).listen(listener)),
       set: (value) => this.set(key, value),
       modify: async (fn, options) => (await this.modify(key, fn, options))?.[0],
+      remove: (options) => this.client.delete(key, options),
     }
   }
 

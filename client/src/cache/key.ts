@@ -32,6 +32,10 @@ export class CachedKey extends CachedPath<KeyState> {
           return
         }
         return this.publish(Object.freeze({ value: event.value, revision: event.revision, status: 'ready', error: undefined }))
+      case 'delete':
+        if (event.key !== this.path) return
+        this.#seen = false
+        return this.publish(MISSING)
       case 'reset':
         this.#rebuilding = true
         this.#seen = false

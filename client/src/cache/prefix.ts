@@ -32,6 +32,14 @@ export class CachedPrefix extends CachedPath<PrefixState> {
         this.#working.set(event.key, Object.freeze({ value: event.value, revision: event.revision }))
         return this.#queueFlush()
       }
+      case 'delete': {
+        if (this.#pending) {
+          this.#pending.delete(event.key)
+          return
+        }
+        if (!this.#working.delete(event.key)) return
+        return this.#queueFlush()
+      }
       case 'reset':
         this.#pending = new Map()
         return

@@ -2,11 +2,11 @@
 // observers, and the handles the cache gives out.
 
 import type { AtomKVError } from '../errors.js'
-import type { AtomKVClient } from '../client.js'
+import type { AtomKVClient, DeleteOptions } from '../client.js'
 import type { Modifier, ModifyOptions } from '../modify.js'
 
 /** What the cache needs of a client. */
-export type CacheClient = Pick<AtomKVClient, 'watch' | 'set' | 'modify'>
+export type CacheClient = Pick<AtomKVClient, 'watch' | 'set' | 'modify' | 'delete'>
 
 /** `loading` until the server's current state arrived; `error` once the subscription failed. */
 export type CacheStatus = 'loading' | 'ready' | 'error'
@@ -69,6 +69,12 @@ export interface KeyHandle<T = unknown> extends Observable<KeyState<T>> {
    * aborts. Resolves to the committed value, or `undefined` when aborted.
    */
   modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  /**
+   * Removes the key (`client.delete`): `true` when removed, `false` when it
+   * was missing or, with `revision`, at another one. The state goes to
+   * missing (`value: null`, `revision: -1`) when the stream brings the removal.
+   */
+  remove(options?: DeleteOptions): Promise<boolean>
 }
 
 /** A live prefix: every key under it. */

@@ -7,7 +7,8 @@
 import { AtomKVError, type AtomKVErrorCode } from '../errors.js'
 import type { ConnectionStatus, WatchEvent } from '../types.js'
 
-export const PROTOCOL = 'atomkv/2'
+// 3: watch events include `delete`.
+export const PROTOCOL = 'atomkv/3'
 
 /**
  * The names of one service URL: `control`, the shared channel and the lock

@@ -5,6 +5,7 @@
 // yields only what changed and nothing is delivered twice.
 
 import { Listener, type ListenerSpec } from '../listener.js'
+import { REMOVED } from '../protocol/index.js'
 import type { WatchEvent } from '../types.js'
 
 export class RemoteWatch {
@@ -36,6 +37,8 @@ export class RemoteWatch {
     switch (event.type) {
       case 'value':
         return listener.receive(event.key, event.value, event.revision)
+      case 'delete':
+        return listener.receive(event.key, null, REMOVED)
       case 'reset':
         return listener.reset()
       case 'ready':
