@@ -2,7 +2,14 @@
 // What the component sees is a KeyObserver's view (the client's); this file
 // only ties it to React.
 
-import { KeyObserver, type KeyObserverOptions, type KeyView, type Modifier, type ModifyOptions } from '@atomkv/client'
+import {
+  KeyObserver,
+  type DeleteOptions,
+  type KeyObserverOptions,
+  type KeyView,
+  type Modifier,
+  type ModifyOptions,
+} from '@atomkv/client'
 import { useMemo, useSyncExternalStore } from 'react'
 import { useAtomKVContext } from './context.js'
 
@@ -24,6 +31,12 @@ export interface UseAtomKVResult<T, S = T | null> extends KeyView<S> {
    * when aborted); rejects with `AtomKVConflictError` if it gives up.
    */
   readonly modify: (fn: Modifier<T>, options?: ModifyOptions) => Promise<T | undefined>
+  /**
+   * Deletes the key (`client.delete`; with `{ revision }`, only at that
+   * revision): `true` when removed. Every component on it then shows it
+   * missing (`value` `null`, `revision` `-1`), and prefix maps drop it.
+   */
+  readonly remove: (options?: DeleteOptions) => Promise<boolean>
 }
 
 /**
@@ -39,5 +52,8 @@ export function useAtomKV<T = unknown, S = T | null>(
   // This render's options: the view changes only if what it shows does.
   observer.setOptions(options)
   const view = useSyncExternalStore(observer.listen, observer.get, observer.getInitial)
-  return useMemo(() => ({ ...view, set: observer.set, modify: observer.modify }), [view, observer])
+  return useMemo(
+    () => ({ ...view, set: observer.set, modify: observer.modify, remove: observer.remove }),
+    [view, observer],
+  )
 }

@@ -303,6 +303,49 @@ describe('useAtomKVPrefix', () => {
   })
 })
 
+describe('deletes', () => {
+  it('remove() deletes the key: every component shows it missing, and the prefix list drops it', async () => {
+    await writer.set('/items/1', 'one')
+    await writer.set('/items/2', 'two')
+    function List() {
+      const { entries, status } = useAtomKVPrefix<string>('/items/')
+      return (
+        <ul data-testid="list" data-status={status}>
+          {[...entries].map(([key, { value }]) => (
+            <li key={key}>{`${key}=${value}`}</li>
+          ))}
+        </ul>
+      )
+    }
+    render(
+      withClient(
+        <>
+          <Show id="a" k="/items/1" />
+          <Show id="b" k="/items/1" />
+          <List />
+        </>,
+      ),
+    )
+    await eventually(() => expect(text('list')).toBe('/items/1=one/items/2=two'))
+    await eventually(() => expect(text('a')).toBe('ready:"one"@0'))
+    let removed: boolean | undefined
+    await act(async () => {
+      removed = await states.a!.remove()
+    })
+    expect(removed).toBe(true)
+    await eventually(() => expect(text('list')).toBe('/items/2=two'))
+    await eventually(() => expect(text('a')).toBe('ready:null@-1'))
+    expect(text('b')).toBe('ready:null@-1')
+    // Deleted by someone else, with compare-and-delete: the same.
+    await writer.set('/items/1', 'again')
+    await eventually(() => expect(text('b')).toBe('ready:"again"@0'))
+    expect(await writer.delete('/items/1', { revision: 0 })).toBe(true)
+    await eventually(() => expect(text('b')).toBe('ready:null@-1'))
+    expect(await states.b!.remove()).toBe(false) // already missing
+    expect(text('list')).toBe('/items/2=two')
+  })
+})
+
 describe('useAtomKVStatus', () => {
   it('follows the server going away and coming back', async () => {
     function Status() {

@@ -19,6 +19,9 @@ describe('defineKeys', () => {
     expectTypeOf(counter.set).parameter(0).toEqualTypeOf<number>()
     expectTypeOf(counter.modify).parameter(0).parameter(0).toEqualTypeOf<number | null>()
     expectTypeOf(counter.modify((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
+    // Deleting needs no null in the schema.
+    expectTypeOf(counter.remove).toBeCallableWith()
+    expectTypeOf(counter.remove({ revision: 3 })).resolves.toEqualTypeOf<boolean>()
   })
 
   it('types every key under a declared prefix', () => {
@@ -40,6 +43,8 @@ describe('defineKeys', () => {
     const counter = useAtomKV('/counter')
     // @ts-expect-error a counter holds numbers
     void counter.set('seven')
+    // @ts-expect-error null is not a number: deleting is remove()
+    void counter.set(null)
     // @ts-expect-error the modify function must return a number
     void counter.modify(() => 'seven')
     // @ts-expect-error the retry loop is `modify`

@@ -9,6 +9,7 @@ import {
   type AtomKVError,
   type CacheStatus,
   type ConnectionStatus,
+  type DeleteOptions,
   type KeyView,
   type Modifier,
   type ModifyOptions,
@@ -42,6 +43,12 @@ export interface AtomKVStore<T> extends Live<T | null> {
   modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
   /** `modify` under the name the Svelte store contract gives it: the same function. */
   update(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  /**
+   * Deletes the key (`client.delete`; with `{ revision }`, only at that
+   * revision): `true` when removed. `$store` then becomes `null`, and prefix
+   * stores drop the key.
+   */
+  remove(options?: DeleteOptions): Promise<boolean>
   /** `loading` until the current value arrived, then `ready`; `error` if the subscription failed. */
   readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
@@ -63,6 +70,7 @@ export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> 
     set: observer.set,
     modify: observer.modify,
     update: observer.modify,
+    remove: observer.remove,
     status: live(observer, (view) => view.status),
     error: live(observer, (view) => view.error),
     revision: live(observer, (view) => view.revision),

@@ -134,6 +134,27 @@ describe('atomkvPrefix and atomkvStatus (client from context)', () => {
     await eventually(() => expect(board().textContent).toBe('/board/c=third@0'))
   })
 
+  it('drops a deleted key from the list, and remove() deletes: $store becomes null', async () => {
+    await writer.set('/board/a', 'first')
+    await writer.set('/board/b', 'second')
+    render(BoardApp, { client })
+    const board = () => screen.getByTestId('board')
+    await eventually(() => expect(board().textContent).toBe('/board/a=first@0/board/b=second@0'))
+    expect(await writer.delete('/board/a')).toBe(true)
+    await eventually(() => expect(board().textContent).toBe('/board/b=second@0'))
+
+    const b = atomkv<string>('/board/b', { client })
+    let latest: string | null | undefined
+    const stop = b.subscribe((value) => (latest = value))
+    await until(() => latest === 'second', 'the key loaded')
+    expect(await b.remove({ revision: 5 })).toBe(false) // not its revision
+    expect(await b.remove()).toBe(true)
+    await until(() => latest === null, 'the key to read as missing')
+    expect(get(b.revision)).toBe(-1)
+    await eventually(() => expect(board().textContent).toBe(''))
+    stop()
+  })
+
   it('works as plain stores', async () => {
     await writer.set('/cards/1', 'x')
     const cards = atomkvPrefix<string>('/cards/', { client })

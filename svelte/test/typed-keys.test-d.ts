@@ -19,6 +19,8 @@ describe('defineKeys', () => {
     expectTypeOf(counter.set).parameter(0).toEqualTypeOf<number>()
     expectTypeOf(counter.modify((n) => (n ?? 0) + 1)).resolves.toEqualTypeOf<number | undefined>()
     expectTypeOf(counter.update).toEqualTypeOf(counter.modify)
+    // Deleting needs no null in the schema.
+    expectTypeOf(counter.remove()).resolves.toEqualTypeOf<boolean>()
     expectTypeOf(atomkv('/todos/7', { client }).current).toEqualTypeOf<Todo | null>()
   })
 
@@ -31,6 +33,8 @@ describe('defineKeys', () => {
     const counter = atomkv('/counter', { client })
     // @ts-expect-error a counter holds numbers
     void counter.set('seven')
+    // @ts-expect-error null is not a number: deleting is remove()
+    void counter.set(null)
     // @ts-expect-error the modify function must return a number
     void counter.modify(() => 'seven')
     // @ts-expect-error an undeclared key

@@ -2,6 +2,7 @@
 // state through its `initialValue`, `select` and `isEqual`. Both adapters sit
 // on this; neither knows how a view is made.
 
+import type { DeleteOptions } from '../client.js'
 import type { AtomKVError } from '../errors.js'
 import type { Modifier, ModifyOptions } from '../modify.js'
 import { LOADING_KEY, type CacheStatus, type KeyHandle, type KeyState, type Observable } from './types.js'
@@ -89,6 +90,9 @@ export class KeyObserver<T = unknown, S = T | null> implements Observable<KeyVie
 
   /** The compare-and-swap retry loop; resolves to the committed value, `undefined` when `fn` aborted. */
   readonly modify = (fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined> => this.handle.modify(fn, options)
+
+  /** Deletes the key (with `revision`, only at that one); `true` when removed. The view goes to missing. */
+  readonly remove = (options?: DeleteOptions): Promise<boolean> => this.handle.remove(options)
 
   #view(state: KeyState<T>, memo: Memo<T, S>): KeyView<S> {
     const options = this.#options
