@@ -5,9 +5,9 @@ import type { AtomKVClient } from '@atomkv/client'
 
 export const COUNTER = '/demo/counter'
 export const FIB = '/demo/fib'
-/** The board's note ids, in display order. Deletes do not exist in the protocol, so a note is dropped from here. */
+/** The board's note ids, in display order. */
 export const BOARD_ORDER = '/demo/board-order'
-/** One key per note; a deleted note is also tombstoned with `null`. */
+/** One key per note; a deleted note's key is deleted. */
 export const NOTES = '/demo/notes/'
 
 export interface Note {
@@ -63,7 +63,7 @@ export function board(kv: AtomKVClient) {
     },
     async remove(id: string) {
       await kv.modify<string[]>(BOARD_ORDER, (order) => (order ?? []).filter((other) => other !== id))
-      await kv.set(NOTES + id, null)
+      await kv.delete(NOTES + id)
     },
     /** Moves `id` by `by` places; a move past either end does nothing. */
     move(id: string, by: number) {
@@ -80,10 +80,10 @@ export function board(kv: AtomKVClient) {
   }
 }
 
-/** The notes to show: those in the order key that exist and are not tombstoned. */
+/** The notes to show: those in the order key that exist (an order can name a note being added or deleted). */
 export function visibleNotes(
   order: readonly string[] | null,
-  notes: ReadonlyMap<string, { value: Note | null }>,
+  notes: ReadonlyMap<string, { value: Note }>,
 ): { id: string; text: string }[] {
   const shown: { id: string; text: string }[] = []
   for (const id of order ?? []) {

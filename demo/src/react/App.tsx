@@ -94,7 +94,7 @@ function Board() {
   const kv = useAtomKVClient()
   const actions = useMemo(() => board(kv), [kv])
   const { value: order } = useAtomKV<string[]>(BOARD_ORDER)
-  const { entries } = useAtomKVPrefix<Note | null>(NOTES)
+  const { entries } = useAtomKVPrefix<Note>(NOTES)
   const [draft, setDraft] = useState('')
   const notes = visibleNotes(order, entries)
   return (
