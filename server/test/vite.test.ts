@@ -215,6 +215,8 @@ describe('the Vite plugin', () => {
     // Written shortly after the change, without waiting for close.
     await waitFor(() => fileHolds(file, '"changed"'), 'the persist file')
     await post(`${base1}/last`, 'written on close')
+    await post(`${base1}/deleted`, 'gone before close')
+    await fetch(`${base1}/deleted`, { method: 'DELETE' })
     await first.server.close()
 
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { entries: { key: string; revision: number }[] }
@@ -231,6 +233,7 @@ describe('the Vite plugin', () => {
     // The seed does not overwrite a restored key.
     expect(await (await fetch(`${base2}/seeded`)).json()).toBe('changed')
     expect(await (await fetch(`${base2}/last`)).json()).toBe('written on close')
+    expect((await fetch(`${base2}/deleted`)).status).toBe(404) // a delete is kept too
   })
 
   it('reports a failed persist write to its logger, and to nobody under logger: false', async () => {
