@@ -6,8 +6,8 @@ import { defineConfig } from 'vite'
 
 const page = (name: string) => fileURLToPath(new URL(`./${name}.html`, import.meta.url))
 
-// ATOMKV_PERSIST='' turns persistence off (the end-to-end tests start from a clean store).
-const persist = process.env.ATOMKV_PERSIST ?? '.atomkv.json'
+// The data directory (git-ignored); ATOMKV_PERSIST='' turns persistence off (the end-to-end tests start from a clean store).
+const persist = process.env.ATOMKV_PERSIST ?? '.atomkv'
 
 export default defineConfig({
   plugins: [

@@ -41,7 +41,7 @@ import {
 import { CORS_HEADERS, HANDLED, json, Refusal, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
 import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
-import { type Store, StoreFullError } from './store.js'
+import { type Store, StoreFullError, StoreWriteError } from './store.js'
 
 export interface AtomKVStats {
   /** Keys stored. */
@@ -167,6 +167,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       entry = revision === undefined ? await store.set(key, json) : await store.update(key, json, revision)
     } catch (error) {
       if (error instanceof StoreFullError) throw new Refusal(507, `${error.message}: ${quote(key)} was not stored`)
+      if (error instanceof StoreWriteError) throw new Refusal(503, `${error.message}; ${quote(key)} was not stored`)
       throw error
     }
     if (!entry) throw new Refusal(409, `X-Revision ${header?.trim()} is not the next revision of ${quote(key)}`)
@@ -180,7 +181,13 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
     const header = event.req.headers.get(HEADER.revision)
     const revision = header === null ? undefined : parseRevision(header, 'DELETE')
-    const result = await store.delete(key, revision)
+    let result
+    try {
+      result = await store.delete(key, revision)
+    } catch (error) {
+      if (error instanceof StoreWriteError) throw new Refusal(503, `${error.message}; ${quote(key)} was not deleted`)
+      throw error
+    }
     if (result === 'missing') throw new Refusal(404, `no key ${quote(key)}`)
     if (result === 'conflict') {
       throw new Refusal(409, `X-Revision ${header?.trim()} is not the current revision of ${quote(key)}`)

@@ -1,6 +1,7 @@
 // The `atomkv` command line, parsed without side effects so it can be tested.
 
 import { parseArgs } from 'node:util'
+import { FSYNC_POLICIES, type FsyncPolicy } from './file-store.js'
 import type { ServeOptions } from './serve.js'
 
 export const USAGE = `Usage: atomkv [options]
@@ -17,8 +18,14 @@ Options:
   --max-depth <n>                 deepest nesting of arrays and objects in a value;
                                   deeper gets 400 (default 512)
   --max-keys <n>                  most keys; a new key beyond gets 507 (default 100000)
+  --data <dir>                    keep the data in this directory (created if
+                                  missing; default: in memory only, lost at exit)
+  --fsync always|interval|never   with --data, when a write is on disk before
+                                  it is answered: always (default; a crash
+                                  loses nothing answered), interval (synced
+                                  every second), never (when the OS likes)
   --expire-after <duration>       drop keys not written for this long; 0 keeps them
-                                  forever (default 7d)
+                                  forever (default 7d in memory, 0 with --data)
   --heartbeat <duration>          comment sent on idle streams this often; 0 sends
                                   none (default 15s)
   --max-queue <size>              a stream holding more unsent bytes is cut off
@@ -68,6 +75,8 @@ const flags = {
   'max-depth': { type: 'string' },
   'max-key-length': { type: 'string' },
   'expire-after': { type: 'string' },
+  data: { type: 'string' },
+  fsync: { type: 'string' },
   heartbeat: { type: 'string' },
   'max-queue': { type: 'string' },
   'backlog-events': { type: 'string' },
@@ -113,6 +122,17 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxDepth = count('max-depth')
   options.maxKeyLength = count('max-key-length')
   options.expireAfterMs = duration('expire-after')
+  options.data = read('data', (_flag, value) => {
+    if (value === '') throw new CliError('--data needs a directory')
+    return value
+  })
+  options.fsync = read('fsync', (flag, value) => {
+    if (!(FSYNC_POLICIES as readonly string[]).includes(value)) {
+      throw new CliError(`--${flag} must be one of ${FSYNC_POLICIES.join(', ')}, got ${JSON.stringify(value)}`)
+    }
+    return value as FsyncPolicy
+  })
+  if (options.fsync !== undefined && options.data === undefined) throw new CliError('--fsync needs --data')
   options.heartbeatMs = duration('heartbeat')
   options.maxQueueBytes = size('max-queue')
   const backlog = { maxEvents: count('backlog-events'), maxBytes: size('backlog-bytes') }

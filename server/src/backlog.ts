@@ -99,6 +99,15 @@ export class Backlog {
     this.maxRemovedKeys = maxRemovedKeys
   }
 
+  /**
+   * Every key counts as removed before the first event, having reached `top`:
+   * for a backlog refilled after a restart, which cannot know what earlier
+   * lives its keys had, only the highest revision any of them reached.
+   */
+  assumeRemoved(top: number): void {
+    this.#foldedTop = Math.max(this.#foldedTop, top)
+  }
+
   /** Removed keys remembered (at most `maxRemovedKeys`). */
   get removedKeys(): number {
     return this.#removed.size

@@ -2,6 +2,8 @@
 // The `atomkv` command: parse the flags, serve, and shut down cleanly on SIGINT/SIGTERM.
 
 import { CliError, parseCli, USAGE } from './args.js'
+import { DataDirError } from './file-store.js'
+import { DEFAULT_EXPIRE_AFTER_MS } from './memory-store.js'
 import { serve } from './serve.js'
 
 async function main(): Promise<void> {
@@ -25,6 +27,10 @@ async function main(): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const where = `${hostname ?? ''}:${port}`
+    if (error instanceof DataDirError) {
+      process.stderr.write(`atomkv: cannot open the data directory: ${error.message}\n`)
+      process.exit(1)
+    }
     const reason =
       code === 'EADDRINUSE'
         ? `${where} is already in use`
@@ -35,6 +41,7 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   console.log(`atomkv listening on ${server.url}/`)
+  console.log(`atomkv: ${storage(options)}`)
 
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {
@@ -51,6 +58,20 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+}
+
+/** Where the data lives and how long keys stay: said at start, so nobody is surprised by either. */
+function storage(options: { data?: string; fsync?: string; expireAfterMs?: number }): string {
+  const expiry = options.expireAfterMs ?? (options.data === undefined ? DEFAULT_EXPIRE_AFTER_MS : 0)
+  const kept = expiry === 0 ? 'keys are kept until deleted' : `a key not written for ${human(expiry)} is dropped`
+  if (options.data === undefined) return `data in memory only (lost when the server stops; --data <dir> keeps it); ${kept}`
+  return `data in ${options.data} (fsync ${options.fsync ?? 'always'}); ${kept}`
+}
+
+function human(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']]
+  for (const [size, unit] of units) if (ms % size === 0) return `${ms / size}${unit}`
+  return `${ms}ms`
 }
 
 main().catch((error: unknown) => {

@@ -51,8 +51,12 @@ export class StreamCutError extends Error {
 }
 
 export class Hub implements SubscriberHost {
-  /** Names this hub's backlog: sent with every stream as `X-AtomKV-Instance`. */
-  readonly instance = crypto.randomUUID()
+  /**
+   * Names this hub's backlog: sent with every stream as `X-AtomKV-Instance`.
+   * A durable store's history keeps it across restarts; otherwise each start
+   * has its own.
+   */
+  readonly instance: string
   readonly backlog: Backlog
   readonly #store: Store
   readonly #options: HubOptions
@@ -79,6 +83,14 @@ export class Hub implements SubscriberHost {
     this.#store = store
     this.#options = options
     this.backlog = new Backlog(options.backlog)
+    const history = store.history
+    this.instance = history?.instance ?? crypto.randomUUID()
+    if (history) {
+      this.backlog.assumeRemoved(history.removedTop)
+      for (const { key, revision, json, removedRevision } of history.changes) {
+        this.backlog.append(key, revision, json, removedRevision)
+      }
+    }
     this.#unsubscribe = store.subscribe((change) => this.publish(change))
   }
 

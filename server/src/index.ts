@@ -1,6 +1,7 @@
 export { createAtomKV, type AtomKV, type AtomKVStats } from './app.js'
 export { serve, type AtomKVServer, type ServeOptions } from './serve.js'
 export type { AtomKVOptions, Logger, RequestLogEntry } from './options.js'
-export { REMOVED, StoreFullError, type Change, type ChangeListener, type DeleteResult, type Entry, type Store, type Write } from './store.js'
+export { REMOVED, StoreFullError, StoreWriteError, type Change, type ChangeListener, type DeleteResult, type Entry, type Store, type StoreHistory, type Write } from './store.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export type { BacklogOptions } from './backlog.js'
+export { DataDirError, fileStore, FileStore, FSYNC_POLICIES, type FileStoreOptions, type FsyncPolicy } from './file-store.js'

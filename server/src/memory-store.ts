@@ -25,6 +25,22 @@ interface Slot extends Entry {
   readonly order: number
 }
 
+/** A stored entry with when it was written, in ms since 1970. */
+export interface TimedWrite extends Write {
+  readonly writtenAt: number
+}
+
+/**
+ * `ms` as V8 keeps it unboxed when it can. A subtraction of doubles gives a
+ * boxed number even when it is a small integer, and one box makes V8 box the
+ * field in every slot: `| 0` gives an unboxed one. Past 2^31 ms (~24 days)
+ * `| 0` would wrap, so the double stays.
+ */
+function small(ms: number): number {
+  const int = ms | 0
+  return int === ms ? int : ms
+}
+
 /** The prefix just above a key or a prefix (`/a/b` and `/a/b/` → `/a/`); `undefined` for `/a` and `/a/`. */
 function parentOf(path: string): string | undefined {
   const end = path.lastIndexOf('/', path.length - 2)
@@ -220,14 +236,25 @@ export class MemoryStore implements Store {
     return found
   }
 
+  /** Every entry with when it was written (ms since 1970), oldest write first, expired or not: for a durable snapshot. */
+  dump(): TimedWrite[] {
+    const found: TimedWrite[] = []
+    for (const [key, { json, revision, writtenAt }] of this.#slots) {
+      found.push({ key, json, revision, writtenAt: this.#epoch + writtenAt })
+    }
+    return found
+  }
+
   /**
    * Restores entries with their revisions (a snapshot from `list`, oldest
    * write first), so a client's compare-and-swap against a restored key is
    * judged exactly as before a restart. Listeners are not told: these are not
-   * new writes. Only for keys not stored yet; throws (storing nothing) on an
-   * invalid entry, a key already stored, or when the store would pass `maxKeys`.
+   * new writes. An entry's `writtenAt` (ms since 1970; default now) keeps its
+   * expiry where it was. Only for keys not stored yet; throws (storing
+   * nothing) on an invalid entry, a key already stored, or when the store
+   * would pass `maxKeys`.
    */
-  load(entries: Iterable<Write>): void {
+  load(entries: Iterable<Write & { readonly writtenAt?: number }>): void {
     const batch = [...entries]
     const seen = new Set<string>()
     for (const { key, json, revision } of batch) {
@@ -242,9 +269,10 @@ export class MemoryStore implements Store {
       seen.add(key)
     }
     if (this.#slots.size + batch.length > this.maxKeys) throw new StoreFullError(this.maxKeys)
-    const writtenAt = this.#now()
-    for (const { key, json, revision } of batch) {
-      this.#slots.set(key, { json, revision, writtenAt, order: this.#order++ })
+    const now = this.#now()
+    for (const { key, json, revision, writtenAt } of batch) {
+      const at = writtenAt === undefined ? now : small(writtenAt - this.#epoch)
+      this.#slots.set(key, { json, revision, writtenAt: at, order: this.#order++ })
       this.#chars += key.length + json.length
       this.#index(key)
     }
@@ -291,12 +319,7 @@ export class MemoryStore implements Store {
 
   /** The time in ms since the store was made: an integer, small for the first days. */
   #now(): number {
-    const ms = Date.now() - this.#epoch
-    // A subtraction of doubles gives a boxed number even when it is a small
-    // integer, and one box makes V8 box the field in every slot: `| 0` gives
-    // an unboxed one. Past 2^31 ms (~24 days) `| 0` would wrap, so the double stays.
-    const small = ms | 0
-    return small === ms ? small : ms
+    return small(Date.now() - this.#epoch)
   }
 
   #expired(slot: Slot, now: number): boolean {
@@ -345,11 +368,12 @@ export class MemoryStore implements Store {
       if (this.#slots.size >= this.maxKeys) throw new StoreFullError(this.maxKeys)
     }
     const revision = current ? current.revision + 1 : 0
+    const writtenAt = this.#now()
     this.#slots.delete(key)
-    this.#slots.set(key, { json, revision, writtenAt: this.#now(), order: this.#order++ })
+    this.#slots.set(key, { json, revision, writtenAt, order: this.#order++ })
     this.#chars += json.length - (current ? current.json.length : -key.length)
     if (!current) this.#index(key) // a key written again is indexed already
-    this.#tell({ key, json, revision })
+    this.#tell({ key, json, revision, writtenAt: this.#epoch + writtenAt })
     return { json, revision }
   }
 

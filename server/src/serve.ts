@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV } from './app.js'
+import { fileStore, type FsyncPolicy } from './file-store.js'
 import { guardURL } from './routing.js'
 import { type AtomKVOptions, checkInteger } from './options.js'
 import { CORS_HEADERS } from './reply.js'
@@ -19,6 +20,14 @@ export interface ServeOptions extends AtomKVOptions {
   requestTimeoutMs?: number
   /** Most open connections; the server closes any past it at once. Default 20 000. */
   maxConnections?: number
+  /**
+   * A data directory: the store is kept there (a {@link fileStore}), and
+   * keys are kept until deleted unless `expireAfterMs` says otherwise. Not
+   * with `store`.
+   */
+  data?: string
+  /** With `data`: when a write is on disk before it is answered. Default `always`. */
+  fsync?: FsyncPolicy
 }
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
@@ -57,12 +66,25 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     headersTimeoutMs = DEFAULT_HEADERS_TIMEOUT_MS,
     requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
     maxConnections = DEFAULT_MAX_CONNECTIONS,
+    data,
+    fsync,
     ...rest
   } = options
   checkInteger('headersTimeoutMs', headersTimeoutMs, 1)
   checkInteger('requestTimeoutMs', requestTimeoutMs, 1)
   checkInteger('maxConnections', maxConnections, 1)
-  const atomkv = createAtomKV(rest)
+  if (data !== undefined && rest.store) throw new TypeError('data and store cannot be used together')
+  const durable =
+    data === undefined
+      ? undefined
+      : await fileStore(data, { fsync, maxKeys: rest.maxKeys, expireAfterMs: rest.expireAfterMs, logger: rest.logger })
+  let atomkv: AtomKV
+  try {
+    atomkv = createAtomKV(durable ? { ...rest, store: durable } : rest)
+  } catch (error) {
+    await durable?.close()
+    throw error
+  }
   const server = srvx({
     fetch: guardURL(atomkv.app),
     port,
@@ -83,6 +105,7 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     await server.ready()
   } catch (error) {
     await atomkv.close()
+    await durable?.close()
     throw error
   }
   const node = server.node?.server
@@ -132,6 +155,7 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     } finally {
       clearInterval(sweep)
       clearTimeout(timer)
+      await durable?.close()
     }
   }
 

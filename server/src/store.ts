@@ -24,6 +24,8 @@ export interface Write extends Entry {
 export interface Change extends Write {
   /** A removal's: the revision the key had when it went. */
   readonly removedRevision?: number
+  /** A write's: when it was made, in ms since 1970 (what expiry counts from). */
+  readonly writtenAt?: number
 }
 
 export type ChangeListener = (change: Change) => void
@@ -70,6 +72,24 @@ export interface Store {
   chars?(): number
   /** Releases timers and connections; the store is unusable afterwards. */
   close?(): void | Promise<void>
+  /**
+   * A durable store's history, read once when a service starts on it, so
+   * streams resume across a restart: the name of that history (streams
+   * carry it as `X-AtomKV-Instance`), its latest changes, oldest first, and
+   * the highest revision any key removed before them had reached.
+   */
+  readonly history?: StoreHistory
+}
+
+export interface StoreHistory {
+  readonly instance: string
+  readonly changes: readonly Change[]
+  readonly removedTop: number
+}
+
+/** A write the store could not make durable (a disk that refuses writes): answered `503`. */
+export class StoreWriteError extends Error {
+  override name = 'StoreWriteError'
 }
 
 /** A write of a new key when the store already holds its maximum number of keys. */

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url'
 import type { ClientOptions } from '@atomkv/client'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
-import type { MemoryStore } from './memory-store.js'
-import { type AtomKVOptions, resolveLogger } from './options.js'
-import { Persister, readSeed, readSnapshot, type Seed } from './persist.js'
+import { type FileStore, fileStore, type FsyncPolicy } from './file-store.js'
+import type { AtomKVOptions } from './options.js'
+import { migrateSnapshotFile, readSeed, type Seed } from './persist.js'
 
 export type { Seed } from './persist.js'
 
@@ -20,19 +20,26 @@ export interface AtomKVPluginOptions extends AtomKVOptions {
   /** Values written at start: key → value, or a JSON file of that (relative to Vite's root). With `persist`, only keys the file lacks. */
   seed?: Seed
   /**
-   * A JSON file (relative to Vite's root) that keeps the store across restarts: read at start, written
-   * shortly after each change and on close. Revisions are kept, so a
-   * compare-and-swap after a restart is judged exactly as before it.
-   * Not with `store` (the plugin persists its own in-memory store).
+   * Keeps the store across restarts in a data directory (relative to Vite's
+   * root; `true`: `.atomkv`), the same durable store as `atomkv --data`:
+   * every write is on disk before it is answered, with its revision, so a
+   * compare-and-swap after a restart is judged exactly as before it. Keys are
+   * then kept until deleted unless `expireAfterMs` says otherwise. Add the
+   * directory to `.gitignore`. A JSON file of the plugin's older `persist`
+   * format at that path is moved into the directory once. Not with `store`.
    */
-  persist?: string
-  /** How long after a change the `persist` file is written. Default 200 ms. */
-  persistDelayMs?: number
+  persist?: string | true
+  /** With `persist`: when a write is on disk before it is answered (see `atomkv --fsync`). Default `always`. */
+  fsync?: FsyncPolicy
+  /** With `persist`: the log is compacted into a snapshot past this many bytes. Default 64 MiB. */
+  compactAfterBytes?: number
   /** Options of the client `virtual:atomkv` exports, such as `{ shareAcrossTabs: true }`. Written into the module as JSON. */
   client?: Omit<ClientOptions, 'url' | 'fetch'>
 }
 
 export const DEFAULT_BASE = '/__atomkv'
+/** Where `persist: true` keeps the data, relative to Vite's root. */
+export const DEFAULT_PERSIST_DIR = '.atomkv'
 const VIRTUAL_ID = 'virtual:atomkv'
 const RESOLVED_ID = '\0virtual:atomkv'
 
@@ -43,7 +50,7 @@ interface Running {
 }
 
 export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
-  const { base: rawBase = DEFAULT_BASE, seed, persist, persistDelayMs = 200, client = {}, ...serviceOptions } = options
+  const { base: rawBase = DEFAULT_BASE, seed, persist, fsync, compactAfterBytes, client = {}, ...serviceOptions } = options
   const base = '/' + rawBase.replace(/^\/+|\/+$/g, '')
   if (base === '/') throw new TypeError('atomkv: base must be a path below the root, such as /__atomkv')
   if (persist && serviceOptions.store) throw new TypeError('atomkv: persist cannot be used with a custom store')
@@ -54,30 +61,26 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
   let root = process.cwd()
 
   async function start(): Promise<Running> {
-    // The service owns its store (the default one, unless `store` is given) and closes it.
-    const service = createAtomKV(serviceOptions)
-    const { store } = service
-    let persister: Persister | undefined
-    let restored = new Set<string>()
+    let durable: FileStore | undefined
     if (persist) {
-      // Only the default store can be persisted (checked above): load it before the first request.
-      const memory = store as MemoryStore
-      const file = resolve(root, persist)
-      const entries = (await readSnapshot(file)) ?? []
-      memory.load(entries)
-      restored = new Set(entries.map((e) => e.key))
-      persister = new Persister(memory, file, persistDelayMs, resolveLogger(serviceOptions.logger))
+      const dir = resolve(root, persist === true ? DEFAULT_PERSIST_DIR : persist)
+      const { maxKeys, expireAfterMs, logger } = serviceOptions
+      await migrateSnapshotFile(dir)
+      durable = await fileStore(dir, { fsync, compactAfterBytes, maxKeys, expireAfterMs, logger })
     }
+    // The service owns the default store and closes it; a durable one is closed here, after the service.
+    const service = createAtomKV(durable ? { ...serviceOptions, store: durable } : serviceOptions)
+    const { store } = service
     if (seed !== undefined) {
       const entries = await readSeed(typeof seed === 'string' ? resolve(root, seed) : seed)
-      for (const [key, json] of entries) if (!restored.has(key)) await store.set(key, json)
+      // A seed never overwrites a key the store already holds (restored from `persist`).
+      for (const [key, json] of entries) if (!(await store.get(key))) await store.set(key, json)
     }
     return {
       atomkv: service,
       async close() {
-        // Streams end and the store stops first; the last snapshot is then written from what it holds.
         await service.close()
-        await persister?.close()
+        await durable?.close()
       },
     }
   }

@@ -206,23 +206,19 @@ describe('the Vite plugin', () => {
     await expect(dev({ seed: { 'no-slash': 1 } })).rejects.toThrow(/no-slash/)
   })
 
-  it('persists values with their revisions across two dev servers', async () => {
-    const file = join(dir, 'data.json')
-    const first = await dev({ persist: file, persistDelayMs: 10, seed: { '/seeded': 'seed' } })
+  it('persists values with their revisions across two dev servers, each on disk before it is answered', async () => {
+    const data = join(dir, 'data')
+    const first = await dev({ persist: data, seed: { '/seeded': 'seed' } })
     const base1 = `${first.origin}/__atomkv`
     for (const n of [1, 2, 3]) await post(`${base1}/counter`, n)
     await post(`${base1}/seeded`, 'changed')
-    // Written shortly after the change, without waiting for close.
-    await waitFor(() => fileHolds(file, '"changed"'), 'the persist file')
-    await post(`${base1}/last`, 'written on close')
+    expect(fileHolds(join(data, 'log.1'), '"changed"')).toBe(true) // already, without waiting
+    await post(`${base1}/last`, 'written before close')
     await post(`${base1}/deleted`, 'gone before close')
     await fetch(`${base1}/deleted`, { method: 'DELETE' })
     await first.server.close()
 
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { entries: { key: string; revision: number }[] }
-    expect(saved.entries.find((e) => e.key === '/counter')).toEqual({ key: '/counter', revision: 2, value: 3 })
-
-    const second = await dev({ persist: 'data.json', seed: { '/seeded': 'seed' } })
+    const second = await dev({ persist: 'data', seed: { '/seeded': 'seed' } })
     const base2 = `${second.origin}/__atomkv`
     const got = await fetch(`${base2}/counter`)
     expect(await got.json()).toBe(3)
@@ -232,62 +228,57 @@ describe('the Vite plugin', () => {
     expect((await fetch(`${base2}/counter`, { method: 'PUT', body: '9', headers: { 'X-Revision': '3' } })).status).toBe(200)
     // The seed does not overwrite a restored key.
     expect(await (await fetch(`${base2}/seeded`)).json()).toBe('changed')
-    expect(await (await fetch(`${base2}/last`)).json()).toBe('written on close')
+    expect(await (await fetch(`${base2}/last`)).json()).toBe('written before close')
     expect((await fetch(`${base2}/deleted`)).status).toBe(404) // a delete is kept too
   })
 
-  it('reports a failed persist write to its logger, and to nobody under logger: false', async () => {
+  it('keeps its data in .atomkv under the root with persist: true', async () => {
+    const { origin, server } = await dev({ persist: true })
+    await post(`${origin}/__atomkv/k`, 'v')
+    await server.close()
+    expect(readFileSync(join(dir, '.atomkv', 'snapshot'), 'utf8')).toContain('"v"')
+  })
+
+  it('refuses writes with 503 once its directory cannot be written, saying why, and logs it once', async () => {
     const errors: string[] = []
     const logger = { warn() {}, error: (message: string) => void errors.push(message) }
-    // The file's directory is removed after start: every write fails.
-    const sub = join(dir, 'gone')
-    mkdirSync(sub)
-    const reported = await dev({ persist: join(sub, 'data.json'), persistDelayMs: 10, logger })
-    const quiet = await dev({ persist: join(sub, 'quiet.json'), persistDelayMs: 10 })
-    rmSync(sub, { recursive: true })
-    const consoleErrors: unknown[] = []
-    const original = console.error
-    console.error = (...args: unknown[]) => void consoleErrors.push(args)
-    try {
-      await post(`${reported.origin}/__atomkv/k`, 1)
-      await post(`${quiet.origin}/__atomkv/k`, 1)
-      await waitFor(() => errors.length > 0, 'the logged error')
-      await quiet.server.close()
-    } finally {
-      console.error = original
-    }
-    expect(errors[0]).toContain('could not write')
-    expect(consoleErrors).toEqual([])
+    const data = join(dir, 'gone')
+    // Every group of writes starts a new log file: one in a removed directory cannot be made.
+    const { origin } = await dev({ persist: data, logger, compactAfterBytes: 1 })
+    await post(`${origin}/__atomkv/before`, 1)
+    rmSync(data, { recursive: true })
+    await post(`${origin}/__atomkv/k`, 1) // its group is written to the open file; the next log cannot start
+    await waitFor(() => errors.length > 0, 'the logged error')
+    const refused = await fetch(`${origin}/__atomkv/k`, { method: 'POST', body: '2' })
+    expect(refused.status).toBe(503)
+    expect(await refused.text()).toMatch(/cannot write the data directory .*gone/)
+    expect((await fetch(`${origin}/__atomkv/before`)).status).toBe(200) // reads go on
+    // Once, however many writes it refuses (a compaction cut short may add its own line).
+    expect(errors.filter((e) => e.includes('refusing writes'))).toHaveLength(1)
+    await fetch(`${origin}/__atomkv/k`, { method: 'POST', body: '3' })
+    expect(errors.filter((e) => e.includes('refusing writes'))).toHaveLength(1)
   })
 
-  it('tries a failed persist write again until it succeeds, logging the failure once', async () => {
-    const errors: string[] = []
-    const warnings: string[] = []
-    const logger = { warn: (m: string) => void warnings.push(m), error: (m: string) => void errors.push(m) }
-    const sub = join(dir, 'later')
-    mkdirSync(sub)
-    const file = join(sub, 'data.json')
-    const { origin } = await dev({ persist: file, persistDelayMs: 10, logger })
-    rmSync(sub, { recursive: true })
-    await post(`${origin}/__atomkv/kept`, 'value')
-    await waitFor(() => errors.length > 0, 'the failed write')
-    await post(`${origin}/__atomkv/kept`, 'newer') // another change while failing: still one error
-    mkdirSync(sub)
-    await waitFor(() => fileHolds(file, '"newer"'), 'the write to succeed once the directory is back')
-    expect(errors).toHaveLength(1)
-    expect(warnings.some((w) => w.includes('again'))).toBe(true)
-  })
-
-  it('writes the persist file compactly, so a deeply nested value takes its own size', async () => {
-    const file = join(dir, 'deep.json')
-    const { origin, server } = await dev({ persist: file, persistDelayMs: 10 })
+  it('stores a deeply nested value compactly, at its own size', async () => {
+    const data = join(dir, 'deep')
+    const { origin, server } = await dev({ persist: data })
     const deep = JSON.stringify(JSON.parse('['.repeat(500) + ']'.repeat(500)))
     expect((await fetch(`${origin}/__atomkv/deep`, { method: 'POST', body: deep })).status).toBe(200)
     await server.close()
-    const text = readFileSync(file, 'utf8')
-    expect(text.length).toBeLessThan(deep.length + 200)
-    const again = await dev({ persist: file })
+    // Once as the state, once in the history kept for resuming streams: no indentation multiplied.
+    expect(readFileSync(join(data, 'snapshot'), 'utf8').length).toBeLessThan(2 * deep.length + 400)
+    const again = await dev({ persist: data })
     expect(await (await fetch(`${again.origin}/__atomkv/deep`)).text()).toBe(deep)
+  })
+
+  it('moves a persist file of the older format into a directory, revisions kept', async () => {
+    const file = join(dir, 'old.json')
+    writeFileSync(file, JSON.stringify({ atomkv: 1, entries: [{ key: '/counter', revision: 4, value: 7 }] }))
+    const { origin } = await dev({ persist: file })
+    const got = await fetch(`${origin}/__atomkv/counter`)
+    expect(await got.json()).toBe(7)
+    expect(got.headers.get('x-revision')).toBe('4')
+    expect(readFileSync(`${file}.old`, 'utf8')).toContain('"/counter"') // the old file, kept aside
   })
 
   it('refuses a persist file that is not a snapshot, and leaves it alone', async () => {
