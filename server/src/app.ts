@@ -110,6 +110,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
         const origin = headers.get('origin')
         const host = headers.get('host')
         setCors(event, cors.headersFor(origin, host))
+        // Mounted behind other middleware (Vite's own CORS), headers set before ours would stay beside them.
+        const res = event.runtime?.node?.res
+        if (res && !res.headersSent) {
+          res.removeHeader('access-control-allow-origin')
+          res.removeHeader('access-control-allow-credentials')
+        }
         // Missing CORS headers only keep a page from reading the answer; a
         // simple POST (text/plain, no preflight) would still be executed.
         if (!cors.allows(origin, host)) throw new Refusal(403, `forbidden: origin ${quote(origin!)} is not allowed (corsOrigins)`)
