@@ -204,6 +204,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const key = pathOf(event)
     const problem = checkPath(key)
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
+    if (gate) await gate.check(event, 'delete', key)
     const header = event.req.headers.get(HEADER.revision)
     const revision = header === null ? undefined : parseRevision(header, 'DELETE')
     const result = await store.delete(key, revision)

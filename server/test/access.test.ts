@@ -83,6 +83,22 @@ describe.each(TRANSPORTS)('tokens (%s)', (transport) => {
     expect((await put(WRITER)).status).toBe(200)
   })
 
+  it('asks the write right for a delete: 401 without a token, 403 without the right, 204 with it', async () => {
+    const { url } = await startServer({ authorize: tokenAuth(tokens) })
+    expect((await write(url, '/room/1/d', 1, bearer(WRITER))).status).toBe(200)
+    const remove = (headers: Record<string, string> = {}) => fetch(`${url}/room/1/d`, { method: 'DELETE', headers })
+    const none = await remove()
+    expect(none.status).toBe(401)
+    expect(await none.text()).toBe('unauthenticated: no token or credentials to delete "/room/1/d"')
+    const reader = await remove(bearer(READER))
+    expect(reader.status).toBe(403)
+    expectOpenCors(reader)
+    expect(await reader.text()).toBe('forbidden: not allowed to delete "/room/1/d"')
+    expect((await fetch(`${url}/room/1/d`, { headers: bearer(READER) })).status).toBe(200) // still there
+    expect((await remove(bearer(WRITER))).status).toBe(204)
+    expect((await fetch(`${url}/room/1/d`, { headers: bearer(READER) })).status).toBe(404)
+  })
+
   it('takes the token from the query when there is no Authorization header', async () => {
     const { url } = await startServer({ authorize: tokenAuth(tokens) })
     expect((await write(url, `/room/q?token=${WRITER}`, 'q')).status).toBe(200)
