@@ -174,7 +174,8 @@ describe('the atomkv command (dist/cli.js)', () => {
 
   it('warns at start when it listens on every interface without access control, not with --auth', async () => {
     const open = run(['--addr', ':0'])
-    await waitFor(() => /listening/.test(open.output.stdout), 'the start line', 15_000)
+    // stderr and stdout are two pipes: the warning, written first, may arrive second.
+    await waitFor(() => /listening/.test(open.output.stdout) && /access control/.test(open.output.stderr), 'the start line and the warning', 15_000)
     expect(open.output.stderr).toMatch(/listening on every interface with no access control: anyone who can reach port \d+ can read and write every key.*--auth FILE/s)
     open.child.kill('SIGTERM')
     expect(await open.exited).toBe(0)
