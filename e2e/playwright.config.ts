@@ -1,5 +1,8 @@
 import { defineConfig } from '@playwright/test'
 
+// The demo's port; another one (E2E_PORT) lets two checkouts run their tests side by side.
+const port = Number(process.env.E2E_PORT ?? 5199)
+
 export default defineConfig({
   testDir: './tests',
   timeout: 30_000,
@@ -11,7 +14,7 @@ export default defineConfig({
   retries: 0,
   reporter: [['list'], ['json'], ['html', { open: 'never' }]],
   use: {
-    baseURL: 'http://127.0.0.1:5199',
+    baseURL: `http://127.0.0.1:${port}`,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {
@@ -29,10 +32,10 @@ export default defineConfig({
   },
   webServer: {
     // The demo's Vite dev server, with the AtomKV plugin inside and nothing persisted.
-    command: 'pnpm exec vite --host 127.0.0.1 --port 5199 --strictPort',
+    command: `pnpm exec vite --host 127.0.0.1 --port ${port} --strictPort`,
     cwd: '../demo',
     env: { ATOMKV_PERSIST: '' },
-    url: 'http://127.0.0.1:5199/',
+    url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'ignore',

@@ -7,7 +7,7 @@ import type { CacheOptions } from './cache/types.js'
 import { Connection, type StreamRequest } from './connection/connection.js'
 import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
-import { checkPath, deleteKey, getKey, setKey, updateKey, type Fetch, type GetResult, type Transport } from './http.js'
+import { checkPath, deleteKey, fetchWithToken, getKey, setKey, updateKey, type Fetch, type GetResult, type TokenOption, type Transport } from './http.js'
 import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, HEADER, QUERY, STREAM_PATH } from './protocol/index.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
@@ -53,6 +53,17 @@ export interface ClientOptions {
   shareAcrossTabs?: boolean
   /** Options of `client.cache`, fixed for the client's life. */
   cache?: CacheOptions
+  /**
+   * An access token for a server with access control, sent as
+   * `Authorization: Bearer <token>` on every request and stream. A string,
+   * or a function (sync or async) called before each request and each stream
+   * (re)connection, so an expiring token is fetched anew. After a `401` a
+   * function is asked once more with `{ refresh: true }` and the request
+   * retried with the new token; a second `401` is the caller's error (code
+   * `unauthenticated`). With `shareAcrossTabs`, the leading tab's token
+   * carries the shared stream.
+   */
+  token?: TokenOption
 }
 
 export interface DeleteOptions {
@@ -109,7 +120,11 @@ export function createClient(options: ClientOptions): AtomKVClient {
 /** `createClient()`, with the tab-sharing APIs given (tests run it in Node); `null`: no sharing. */
 export function createClientIn(options: ClientOptions, tabs: TabEnvironment | null): AtomKVClient {
   const base = baseUrl(options.url)
-  const transport: Transport = { base, fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)) }
+  const transport: Transport = {
+    base,
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    token: options.token,
+  }
   const maxQueue = options.maxQueue ?? 10_000
   if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new RangeError(`maxQueue must be a positive integer, not ${maxQueue}`)
   const multiplex = options.multiplex ?? true
@@ -303,5 +318,5 @@ function openStream(
   }
   add(QUERY.session, request.session)
   url += '?' + query.join('&')
-  return transport.fetch(url, { headers, signal })
+  return fetchWithToken(transport, url, { headers, signal })
 }

@@ -4,6 +4,8 @@ export type AtomKVErrorCode =
   | 'invalid-value' // not JSON-serializable (undefined, a function, a BigInt, a cycle): rejected before any request
   | 'too-many-subscriptions' // a connection carries at most 1000 keys and prefixes
   | 'http' // the server answered with an error status
+  | 'unauthenticated' // 401: no token or credentials, or ones the server does not take (or the token function threw)
+  | 'forbidden' // 403: the token or session may not do this to this key (or the page's origin is not allowed)
   | 'network' // no answer: the request failed or was cut
   | 'conflict' // modify() gave up after its attempts
   | 'overflow' // a subscription's queue passed its bound

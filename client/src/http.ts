@@ -7,10 +7,20 @@ import { HEADER, keyProblem } from './protocol/index.js'
 
 export type Fetch = typeof globalThis.fetch
 
+/**
+ * The access token sent as `Authorization: Bearer <token>`: a string, or a
+ * function called before each request and each stream (re)connection, which
+ * may return a promise. `refresh` is true on the one retry after a `401`:
+ * the time to fetch a new token. `null` or `undefined`: no token this time.
+ */
+export type TokenOption = string | ((context: { refresh: boolean }) => MaybeToken | Promise<MaybeToken>)
+type MaybeToken = string | null | undefined
+
 /** Where the service is and how to reach it. `base` has no trailing slash. */
 export interface Transport {
   readonly base: string
   readonly fetch: Fetch
+  readonly token?: TokenOption | undefined
 }
 
 /** Error bodies are short text; more than this is someone else's error page and is cut. */
@@ -53,8 +63,9 @@ export async function send(
   const tries = (init.method ?? 'GET') === 'GET' ? 2 : 1
   for (let attempt = 1; ; attempt++) {
     try {
-      return await transport.fetch(transport.base + key, init)
+      return await fetchWithToken(transport, transport.base + key, init)
     } catch (cause) {
+      if (cause instanceof AtomKVError) throw cause
       if (init.signal?.aborted) {
         throw new AtomKVError(`${key}: aborted`, { code: 'aborted', key, cause: init.signal.reason })
       }
@@ -65,12 +76,45 @@ export async function send(
   }
 }
 
+/**
+ * `fetch` with the transport's token as `Authorization: Bearer`. A `401`
+ * with a token function is tried once more with the token it gives when
+ * asked to refresh (if that is another one): a `401` means nothing was done,
+ * so a write is safe to send again.
+ */
+export async function fetchWithToken(transport: Transport, url: string, init: RequestInit): Promise<Response> {
+  const option = transport.token
+  if (option === undefined) return transport.fetch(url, init)
+  const token = await tokenOf(option, false)
+  const response = await transport.fetch(url, withToken(init, token))
+  if (response.status !== 401 || typeof option !== 'function') return response
+  const fresh = await tokenOf(option, true)
+  if (fresh === token) return response
+  await drain(response)
+  return transport.fetch(url, withToken(init, fresh))
+}
+
+async function tokenOf(option: TokenOption, refresh: boolean): Promise<MaybeToken> {
+  if (typeof option === 'string') return option
+  try {
+    return await option({ refresh })
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new AtomKVError(`the token function failed (${reason})`, { code: 'unauthenticated', cause })
+  }
+}
+
+function withToken(init: RequestInit, token: MaybeToken): RequestInit {
+  if (token === null || token === undefined || token === '') return init
+  return { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } }
+}
+
 /** The error for a response the caller did not expect: the server's own text says why. */
 export async function httpError(key: string | undefined, response: Response): Promise<AtomKVError> {
   const text = (await readTextPrefix(response, MAX_ERROR_TEXT)).trim()
   const message = text || `HTTP ${response.status}${response.statusText ? ' ' + response.statusText : ''}`
   return new AtomKVError(key === undefined ? message : `${key}: ${message}`, {
-    code: 'http',
+    code: response.status === 401 ? 'unauthenticated' : response.status === 403 ? 'forbidden' : 'http',
     status: response.status,
     key,
   })

@@ -1,6 +1,6 @@
 export { createClient, MAX_SUBSCRIPTION_QUERY } from './client.js'
 export type { AtomKVClient, ClientOptions, DeleteOptions } from './client.js'
-export type { GetResult } from './http.js'
+export type { GetResult, TokenOption } from './http.js'
 export type { Modifier, ModifyOptions } from './modify.js'
 export type {
   ConnectionStatus,

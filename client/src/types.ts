@@ -26,7 +26,8 @@ export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
  *   the first `ready` are the full current state; after a `reset`, so are the
  *   ones since the `reset`.
  * - `error`: the subscription is over (the server refused it: a `400` or `404`
- *   on open). Nothing follows.
+ *   on open; a `401`, code `unauthenticated`, ends every subscription of that
+ *   stream; a `403`, code `forbidden`, only the one refused). Nothing follows.
  */
 export type WatchEvent<T = unknown> =
   | { type: 'value'; key: string; value: T; revision: number }

@@ -161,7 +161,7 @@ test('the tabs of one browser share one stream, and it moves when the leading ta
 
 test('every demo page renders its parts connected, with the stored values (screenshots attached)', async ({ page }, testInfo) => {
   await page.goto('/')
-  await expect(page.getByTestId('url')).toHaveText('http://127.0.0.1:5199/__atomkv')
+  await expect(page.getByTestId('url')).toHaveText(DEMO_KV)
   await testInfo.attach('index', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' })
   await setKey(DEMO_KV, '/demo/counter', 41)
   await setKey(DEMO_KV, '/demo/fib', [3, 5])

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 const cli = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
 
 /** The demo's dev server (started by Playwright's webServer) and its AtomKV mount. */
-export const DEMO = 'http://127.0.0.1:5199'
+export const DEMO = `http://127.0.0.1:${process.env.E2E_PORT ?? 5199}`
 export const DEMO_KV = `${DEMO}/__atomkv`
 
 /** A port nothing listens on right now. */
@@ -30,10 +30,10 @@ export interface Standalone {
   stop(): Promise<void>
 }
 
-/** `atomkv --addr 127.0.0.1:<port>`, resolved once it logged that it listens. */
-export async function startStandalone(port?: number): Promise<Standalone> {
+/** `atomkv --addr 127.0.0.1:<port> ...args`, resolved once it logged that it listens. */
+export async function startStandalone(port?: number, args: readonly string[] = []): Promise<Standalone> {
   const chosen = port ?? (await freePort())
-  const child: ChildProcess = spawn(process.execPath, [cli, '--addr', `127.0.0.1:${chosen}`], {
+  const child: ChildProcess = spawn(process.execPath, [cli, '--addr', `127.0.0.1:${chosen}`, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

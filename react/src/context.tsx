@@ -1,23 +1,54 @@
 // Which client (and so which cache: `client.cache`) the hooks below a provider use.
 
-import { createClient, type AtomKVClient } from '@atomkv/client'
-import { createContext, useContext, useEffect, useMemo, type ReactElement, type ReactNode } from 'react'
+import { createClient, type AtomKVClient, type TokenOption } from '@atomkv/client'
+import { createContext, useContext, useEffect, useMemo, useRef, type ReactElement, type ReactNode } from 'react'
 
 const AtomKVContext = createContext<AtomKVClient | null>(null)
 
 export type AtomKVProviderProps = (
-  | { /** A client you made (and close) yourself; its `cache` options are yours too. */ client: AtomKVClient; url?: never }
-  | { /** The service's URL: the provider makes the client, and closes it on unmount. */ url: string; client?: never }
+  | {
+      /** A client you made (and close) yourself; its `cache` and `token` options are yours too. */
+      client: AtomKVClient
+      url?: never
+      token?: never
+    }
+  | {
+      /** The service's URL: the provider makes the client, and closes it on unmount. */
+      url: string
+      client?: never
+      /**
+       * The access token of the client it makes (see `createClient`'s `token`):
+       * a string, or a function asked before each request and reconnection.
+       * A new value is used from the next request on; the client is not remade.
+       */
+      token?: TokenOption
+    }
 ) & {
   children?: ReactNode
 }
 
 /** Makes a client available to every AtomKV hook below it. */
 export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
-  const { client: given, url, children } = props
+  const { client: given, url, token, children } = props
+  // The latest token, read at each request: a new one (an inline function, a
+  // refreshed string) must not remake the client and drop its cache.
+  const tokenRef = useRef(token)
+  tokenRef.current = token
   // A client made from `url` is ours to close. Clients connect only when
   // something subscribes, so making one during a (server) render costs nothing.
-  const owned = useMemo(() => (given ? undefined : createClient({ url: url! })), [given, url])
+  const owned = useMemo(
+    () =>
+      given
+        ? undefined
+        : createClient({
+            url: url!,
+            token: (context) => {
+              const current = tokenRef.current
+              return typeof current === 'function' ? current(context) : current
+            },
+          }),
+    [given, url],
+  )
   const client = given ?? owned!
   useEffect(() => {
     if (!owned) return

@@ -12,6 +12,7 @@ import {
 } from '../src/index.js'
 // Testing Library's waitFor retries an assertion; ours polls a condition.
 import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
+import { tokenAuth } from '@atomkv/server'
 
 // Render counts by component id: the proof that a component did (not) re-render.
 let renders: Record<string, number> = {}
@@ -277,6 +278,26 @@ describe('subscriptions', () => {
     expect(server.atomkv.stats().streams).toBe(1)
     view.unmount()
     await until(() => server.atomkv.stats().streams === 0, 'the owned client closed')
+  })
+
+  it('a provider made from a url passes its token on, the latest one at each request', async () => {
+    const guarded = await startServer({ authorize: tokenAuth({ 'react-token-1': { read: ['/r/'], write: ['/r/'] } }) })
+    const seen: (string | undefined)[] = []
+    const provider = (token: string | undefined) => (
+      <AtomKVProvider url={guarded.url} token={() => (seen.push(token), token)}>
+        <Show id="t" k="/r/n" />
+      </AtomKVProvider>
+    )
+    const view = render(provider('react-token-1'))
+    await eventually(() => expect(text('t')).toBe('ready:null@-1'))
+    await act(() => states.t!.modify(() => 1))
+    await eventually(() => expect(text('t')).toBe('ready:1@0'))
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen.every((token) => token === 'react-token-1')).toBe(true)
+    // Another token (the same client): the next request carries it, and is refused.
+    view.rerender(provider('not-a-valid-token'))
+    await expect(states.t!.modify(() => 2)).rejects.toMatchObject({ code: 'unauthenticated' })
+    expect(text('t')).toBe('ready:1@0')
   })
 })
 

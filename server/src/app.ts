@@ -18,7 +18,9 @@ import { H3, type H3Event, type NodeHandler } from 'h3'
 import { toNodeHandler } from 'srvx/node'
 import { readJSON } from './body.js'
 import { flag, parseRevision, pathOf } from './request.js'
-import { type Answered, guardURL, methods, statusOf } from './routing.js'
+import { type Admit, type Answered, guardURL, methods, statusOf } from './routing.js'
+import { Gate } from './access.js'
+import { corsPolicy } from './cors.js'
 import { clientBundle } from './client-bundle.js'
 import { Hub } from './hub.js'
 import { MemoryStore } from './memory-store.js'
@@ -38,7 +40,7 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   resolveLogger,
 } from './options.js'
-import { CORS_HEADERS, HANDLED, json, Refusal, quote, type Reply, reply, SSE_HEADERS, SSE_HEADERS_H2, text, webResponse } from './reply.js'
+import { corsOf, HANDLED, json, Refusal, quote, type Reply, reply, setCors, SSE_HEADERS, SSE_HEADERS_H2, textResponse, webResponse } from './reply.js'
 import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
 import { type Store, StoreFullError, StoreWriteError } from './store.js'
@@ -98,6 +100,26 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     path.length > maxKeyLength ? `longer than ${maxKeyLength} characters` : keyProblem(path, allowPrefix)
   const maxTotalSubscriptions = options.maxTotalSubscriptions ?? DEFAULT_MAX_TOTAL_SUBSCRIPTIONS
   const logger = resolveLogger(options.logger)
+  // Access control and origins: nothing per request unless asked for (the original's default).
+  const gate = options.authorize ? new Gate(options.authorize) : undefined
+  const cors = corsPolicy(options.corsOrigins, gate !== undefined)
+  const admit: Admit | undefined = cors.isDefault
+    ? undefined
+    : (event) => {
+        const headers = event.req.headers
+        const origin = headers.get('origin')
+        const host = headers.get('host')
+        setCors(event, cors.headersFor(origin, host))
+        // Mounted behind other middleware (Vite's own CORS), headers set before ours would stay beside them.
+        const res = event.runtime?.node?.res
+        if (res && !res.headersSent) {
+          res.removeHeader('access-control-allow-origin')
+          res.removeHeader('access-control-allow-credentials')
+        }
+        // Missing CORS headers only keep a page from reading the answer; a
+        // simple POST (text/plain, no preflight) would still be executed.
+        if (!cors.allows(origin, host)) throw new Refusal(403, `forbidden: origin ${quote(origin!)} is not allowed (corsOrigins)`)
+      }
   const ownsStore = !options.store
   const store =
     options.store ?? new MemoryStore({ maxKeys: options.maxKeys, expireAfterMs: options.expireAfterMs })
@@ -139,6 +161,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (acceptsEventStream(event.req.headers.get('accept'))) {
       const problem = checkPath(path, true)
       if (problem) throw new Refusal(400, `invalid key or prefix ${quote(path)}: ${problem}`)
+      if (gate) await gate.check(event, 'read', path, true)
       return openStream(event, [path], flag(event.url.searchParams, QUERY.initial) ? [path] : [])
     }
     const problem = checkPath(path)
@@ -146,6 +169,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       const hint = isPrefix(path) ? ' (a prefix can only be watched, with Accept: text/event-stream)' : ''
       throw new Refusal(400, `invalid key ${quote(path)}: ${problem}${hint}`)
     }
+    if (gate) await gate.check(event, 'read', path)
     const entry = await store.get(path)
     if (!entry) throw new Refusal(404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
     return reply(event, 200, entry.json, [
@@ -159,6 +183,8 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const key = pathOf(event)
     const problem = checkPath(key)
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
+    // Before the body is read: a refused write costs no body.
+    if (gate) await gate.check(event, 'write', key)
     const header = event.req.method === 'PUT' ? event.req.headers.get(HEADER.revision) : undefined
     const revision = header === undefined ? undefined : parseRevision(header)
     const json = await readJSON(event, maxValueBytes, maxDepth)
@@ -179,6 +205,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const key = pathOf(event)
     const problem = checkPath(key)
     if (problem) throw new Refusal(400, `invalid key ${quote(key)}: ${problem}`)
+    if (gate) await gate.check(event, 'delete', key)
     const header = event.req.headers.get(HEADER.revision)
     const revision = header === null ? undefined : parseRevision(header, 'DELETE')
     let result
@@ -211,7 +238,10 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       }
     }
     const subscriptions = [...new Set([...subs, ...inits])]
-    return openStream(event, subscriptions, flag(query, QUERY.initial) ? subscriptions : [...new Set(inits)])
+    const initial = flag(query, QUERY.initial) ? subscriptions : [...new Set(inits)]
+    // Every subscription must be readable, or the stream is refused: never silently filtered.
+    if (gate) return gate.check(event, 'read', subscriptions, true).then(() => openStream(event, subscriptions, initial))
+    return openStream(event, subscriptions, initial)
   }
 
   function openStream(event: H3Event, subscriptions: string[], initial: string[]): Reply {
@@ -242,7 +272,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       NodeSink.open(
         node.req as IncomingMessage,
         node.res as ServerResponse,
-        [...CORS_HEADERS, ...SSE_HEADERS, ...head],
+        [...corsOf(event), ...SSE_HEADERS, ...head],
         subscriber,
       )
     if (direct) {
@@ -252,17 +282,19 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     const sink = new WebSink(subscriber)
     subscriber.attach(sink)
     const sse = node?.req.httpVersionMajor === 2 ? SSE_HEADERS_H2 : SSE_HEADERS
-    return webResponse(sink.stream, 200, [...sse, ...head])
+    return webResponse(sink.stream, 200, [...sse, ...head], corsOf(event))
   }
 
   const app = new H3({
     silent: true,
-    onError(error) {
+    onError(error, event) {
+      // Before the routes ran (a malformed URL), the request's CORS headers are not known yet.
+      const headers = corsOf(event, cors.fallback)
       if (error.status >= 500) {
         logger.error('atomkv: a request failed', error.cause ?? error)
-        return text(undefined, 500, 'internal server error') as Response
+        return textResponse(500, 'internal server error', headers)
       }
-      return text(undefined, error.status, error.status === 400 ? 'the URL is malformed' : error.message) as Response
+      return textResponse(error.status, error.status === 400 ? 'the URL is malformed' : error.message, headers)
     },
   })
   const metrics = new Metrics()
@@ -295,10 +327,15 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     }
     return reply(event, 200, metrics.render(gauges), ['content-type', 'text/plain; version=0.0.4', 'cache-control', 'no-cache'])
   }
-  app.all('/', methods({ GET: serveClient }, answered))
-  app.all(STREAM_PATH, methods({ GET: multiplexed }, answered))
-  app.all(STATS_PATH, methods({ GET: (event) => json(event, stats()) }, answered))
-  app.all(METRICS_PATH, methods({ GET: scrape }, answered))
+  /** With access control, what the whole store tells (stats, metrics) takes the right to read all of it: `read` on `/`. */
+  const wholeStore =
+    (handler: (event: H3Event) => Reply) =>
+    (event: H3Event): Reply | Promise<Reply> =>
+      gate ? gate.check(event, 'read', '/').then(() => handler(event)) : handler(event)
+  app.all('/', methods({ GET: serveClient }, answered, admit))
+  app.all(STREAM_PATH, methods({ GET: multiplexed }, answered, admit))
+  app.all(STATS_PATH, methods({ GET: wholeStore((event) => json(event, stats())) }, answered, admit))
+  app.all(METRICS_PATH, methods({ GET: wholeStore(scrape) }, answered, admit))
   app.all(
     HEALTH_PATH,
     methods(
@@ -309,10 +346,11 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
         },
       },
       answered,
+      admit,
     ),
   )
-  app.all('/**', methods({ GET: read, POST: write, PUT: write, DELETE: remove }, answered))
-  const handle = guardURL(app)
+  app.all('/**', methods({ GET: read, POST: write, PUT: write, DELETE: remove }, answered, admit))
+  const handle = guardURL(app, cors.fallback)
 
   return {
     app,

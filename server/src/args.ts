@@ -2,7 +2,9 @@
 
 import { parseArgs } from 'node:util'
 import { FSYNC_POLICIES, type FsyncPolicy } from './file-store.js'
+import { originProblem } from './cors.js'
 import type { ServeOptions } from './serve.js'
+import { readTokenFile, tokenAuth, type TokenFile } from './tokens.js'
 
 export const USAGE = `Usage: atomkv [options]
 
@@ -45,11 +47,20 @@ Options:
                                   limit (default 500)
   --max-total-subscriptions <n>   most keys and prefixes over all streams
                                   (default 1000000)
-  --log-requests                  one JSON line per request on stdout
+  --log-requests                  one JSON line per request on stdout (path and
+                                  status, never the query: no token)
+  --auth <file>                   tokens and their rights, JSON:
+                                  {"tokens": {"<token>": {"read": ["/room/"],
+                                  "write": ["/room/"]}}}; requests then need
+                                  Authorization: Bearer <token> (or ?token=)
+  --cors-origin <origin>          browser origins allowed to call, such as
+                                  https://app.example.com; repeat it or separate
+                                  with commas (default: any origin, "*")
   -h, --help                      show this help
 
 Every option may be set in the environment instead: --max-keys is
-ATOMKV_MAX_KEYS (a flag wins; ATOMKV_LOG_REQUESTS=1 turns logs on).
+ATOMKV_MAX_KEYS (a flag wins; ATOMKV_LOG_REQUESTS=1 turns logs on;
+ATOMKV_CORS_ORIGIN takes a comma-separated list).
 Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
 Durations are seconds, or with a unit: 500ms, 30s, 10m, 12h, 7d.
 `
@@ -90,6 +101,8 @@ const flags = {
   'max-streams-per-client': { type: 'string' },
   'retiring-grace': { type: 'string' },
   'log-requests': { type: 'boolean' },
+  auth: { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -147,6 +160,10 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxTotalSubscriptions = count('max-total-subscriptions')
   options.maxStreamsPerClient = count('max-streams-per-client')
   options.retiringGraceMs = duration('retiring-grace')
+  const auth = values.auth ?? env[envName('auth')]
+  if (auth !== undefined) options.authorize = tokenAuth(readTokens(auth))
+  const origins = values['cors-origin'] ?? (env[envName('cors-origin')] === undefined ? undefined : [env[envName('cors-origin')]!])
+  if (origins !== undefined) options.corsOrigins = parseOrigins(origins)
   return { command: 'serve', hostname, port, options }
 }
 
@@ -156,6 +173,30 @@ function parseFlags(args: string[]) {
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error))
   }
+}
+
+/** The `--auth` file, checked now: a bad one stops the start with a message naming the file and entry. */
+function readTokens(file: string): TokenFile {
+  try {
+    return readTokenFile(file)
+  } catch (error) {
+    throw new CliError(`--auth ${(error as Error).message}`)
+  }
+}
+
+/** `--cors-origin`, repeated or comma-separated: `*`, or origins. */
+export function parseOrigins(values: readonly string[]): '*' | string[] {
+  const origins = values.flatMap((value) => value.split(',')).map((origin) => origin.trim()).filter(Boolean)
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new CliError('--cors-origin "*" means any origin: give it alone')
+    return '*'
+  }
+  if (origins.length === 0) throw new CliError('--cors-origin: expected an origin such as https://app.example.com')
+  for (const origin of origins) {
+    const problem = originProblem(origin)
+    if (problem) throw new CliError(`--cors-origin ${JSON.stringify(origin)} ${problem}`)
+  }
+  return origins
 }
 
 /** `:8000` (every interface), `host:8000`, `[::1]:8000`, or a bare port. */

@@ -4,7 +4,7 @@
 import { CliError, parseCli, USAGE } from './args.js'
 import { DataDirError } from './file-store.js'
 import { DEFAULT_EXPIRE_AFTER_MS } from './memory-store.js'
-import { serve } from './serve.js'
+import { type AtomKVServer, serve } from './serve.js'
 
 async function main(): Promise<void> {
   let command
@@ -21,7 +21,28 @@ async function main(): Promise<void> {
   }
 
   const { hostname, port, options } = command
-  let server
+  // Signals are taken from the start: one that comes while the data directory
+  // opens still closes it cleanly once the server is up.
+  let server: AtomKVServer | undefined
+  let stopping: NodeJS.Signals | undefined
+  const close = (signal: NodeJS.Signals, running: AtomKVServer) => {
+    console.log(`atomkv: ${signal}, closing`)
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('atomkv: could not close cleanly', error)
+        process.exit(1)
+      },
+    )
+  }
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = signal
+    if (server) close(signal, server)
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+
   try {
     server = await serve({ ...options, hostname, port })
   } catch (error) {
@@ -42,22 +63,7 @@ async function main(): Promise<void> {
   }
   console.log(`atomkv listening on ${server.url}/`)
   console.log(`atomkv: ${storage(options)}`)
-
-  let stopping = false
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return
-    stopping = true
-    console.log(`atomkv: ${signal}, closing`)
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('atomkv: could not close cleanly', error)
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  if (stopping) close(stopping, server)
 }
 
 /** Where the data lives and how long keys stay: said at start, so nobody is surprised by either. */

@@ -5,3 +5,6 @@ export { REMOVED, StoreFullError, StoreWriteError, type Change, type ChangeListe
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export type { BacklogOptions } from './backlog.js'
 export { DataDirError, fileStore, FileStore, FSYNC_POLICIES, type FileStoreOptions, type FsyncPolicy } from './file-store.js'
+export type { AccessDecision, AccessRequest, AccessTarget, Authorize, Operation } from './access.js'
+export { tokenAuth, readTokenFile, type TokenFile, type TokenRights, type TokenTable } from './tokens.js'
+export type { CorsOrigins } from './cors.js'

@@ -1,4 +1,6 @@
+import type { Authorize } from './access.js'
 import type { BacklogOptions } from './backlog.js'
+import type { CorsOrigins } from './cors.js'
 import type { Store } from './store.js'
 
 /** One answered request. */
@@ -61,6 +63,23 @@ export interface AtomKVOptions {
   logger?: Logger | false
   /** Called with every answered request (a stream: once it opens). Off by default; the CLI's `--log-requests` writes them to stdout as JSON lines. */
   requestLog?: (entry: RequestLogEntry) => void
+  /**
+   * Decides who may read, write and delete which keys: asked before each
+   * request touches the store (and before a write's body is read), once per
+   * key or prefix it names (`true`: allowed; `false`: `403`;
+   * `'unauthenticated'`: `401`). `tokenAuth(tokens)` is one. With it,
+   * `/.stats` and `/.metrics` take a `read` of `/` (the whole store); `GET /`
+   * (the script), `/.health` and preflights stay open. Default: none, anyone may do anything.
+   */
+  authorize?: Authorize
+  /**
+   * Origins browser pages may call from. `'*'` (the default): any, as the
+   * original. A list (`['https://app.example.com']`) or a function: a listed
+   * origin's answers carry `Access-Control-Allow-Origin: <origin>` (and allow
+   * credentials); a request with another `Origin` is refused with `403`, no
+   * CORS headers (a simple POST runs without preflight, so missing headers alone would not stop it).
+   */
+  corsOrigins?: CorsOrigins
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024

@@ -7,8 +7,8 @@
 
 import type { ServerResponse } from 'node:http'
 import type { H3Event } from 'h3'
-import { EXPOSED_HEADERS } from '@atomkv/client/protocol'
 import { FastResponse } from 'srvx'
+import { CORS_HEADERS } from './cors.js'
 
 /** h3's marker for "the handler has written the response itself". */
 export const HANDLED: unique symbol = Symbol.for('h3.handled') as never
@@ -18,12 +18,19 @@ export type Reply = Response | typeof HANDLED
 /** Header names and values, alternating, as Node's `writeHead` takes them. */
 export type HeaderPairs = readonly string[]
 
-export const CORS_HEADERS: HeaderPairs = [
-  'access-control-allow-origin', '*',
-  'access-control-allow-methods', '*',
-  'access-control-allow-headers', '*',
-  'access-control-expose-headers', EXPOSED_HEADERS,
-]
+export { CORS_HEADERS }
+
+const CORS = Symbol('atomkv.cors')
+
+/** Gives this request's answers other CORS headers than the default ones (an origin list, access control). */
+export function setCors(event: H3Event, headers: HeaderPairs): void {
+  ;(event.context as { [CORS]?: HeaderPairs })[CORS] = headers
+}
+
+/** The CORS headers of this request's answers: the default ones unless {@link setCors} said otherwise. */
+export function corsOf(event: H3Event | undefined, fallback = CORS_HEADERS): HeaderPairs {
+  return (event?.context as { [CORS]?: HeaderPairs } | undefined)?.[CORS] ?? fallback
+}
 
 /** A stream's head, besides CORS. HTTP/2 forbids connection headers (a dev server on https may speak it). */
 export const SSE_HEADERS_H2: HeaderPairs = [
@@ -40,6 +47,8 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   204: 'No Content',
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -61,19 +70,24 @@ export function reply(event: H3Event | undefined, status: number, body: string |
   const res = event && nodeResponse(event)
   if (res) {
     const length = status === 204 ? [] : ['content-length', String(body === null ? 0 : Buffer.byteLength(body))]
-    res.writeHead(status, STATUS_TEXT[status] ?? '', [...CORS_HEADERS, ...headers, ...length])
+    res.writeHead(status, STATUS_TEXT[status] ?? '', [...corsOf(event), ...headers, ...length])
     res.end(status === 204 ? undefined : (body ?? undefined))
     return HANDLED
   }
-  return webResponse(body, status, body === null && status !== 204 ? [...headers, 'content-length', '0'] : headers)
+  return webResponse(body, status, body === null && status !== 204 ? [...headers, 'content-length', '0'] : headers, corsOf(event))
 }
 
-/** A web Response with the CORS headers, for a body a Node response cannot take as is (a stream). */
-export function webResponse(body: BodyInit | null, status: number, headers: HeaderPairs = []): Response {
-  const all = [...CORS_HEADERS, ...headers]
+/** A web Response with CORS headers (the default ones unless given), for a body a Node response cannot take as is (a stream). */
+export function webResponse(body: BodyInit | null, status: number, headers: HeaderPairs = [], cors = CORS_HEADERS): Response {
+  const all = [...cors, ...headers]
   const init: [string, string][] = []
   for (let i = 0; i < all.length; i += 2) init.push([all[i]!, all[i + 1]!])
   return new FastResponse(body, { status, statusText: STATUS_TEXT[status] ?? '', headers: init })
+}
+
+/** A short text/plain web Response, for errors answered outside a handler. */
+export function textResponse(status: number, message: string, cors = CORS_HEADERS): Response {
+  return webResponse(message, status, TEXT, cors)
 }
 
 /** A short text/plain answer, for errors. */

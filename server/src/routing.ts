@@ -3,7 +3,7 @@
 // cannot parse.
 
 import type { H3, H3Event } from 'h3'
-import { HANDLED, Refusal, type Reply, reply, text } from './reply.js'
+import { CORS_HEADERS, HANDLED, type HeaderPairs, Refusal, type Reply, reply, text, textResponse } from './reply.js'
 
 export type Handler = (event: H3Event) => Reply | Promise<Reply>
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
@@ -14,22 +14,29 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
  * and with it the URL, before its own error handling runs, so such a request
  * would otherwise end as a bare 500 without CORS headers.
  */
-export function guardURL(app: H3): (request: Request) => Response | Promise<Response> {
+export function guardURL(app: H3, cors: HeaderPairs = CORS_HEADERS): (request: Request) => Response | Promise<Response> {
   return (request) => {
     try {
       return app.fetch(request)
     } catch (error) {
       if ((error as { code?: string }).code !== 'ERR_INVALID_URL') throw error
-      return text(undefined, 400, 'the URL is malformed') as Response
+      return textResponse(400, 'the URL is malformed', cors)
     }
   }
 }
 
 /**
+ * Run first on every request when the service has an origin list or access
+ * control: sets the answer's CORS headers, and throws a {@link Refusal} for a
+ * request the service will not serve at all (a foreign origin).
+ */
+export type Admit = (event: H3Event) => void
+
+/**
  * Answers OPTIONS (the CORS preflight) and 405 for methods not listed, and
  * turns a {@link Refusal} thrown by a handler into its short text answer.
  */
-export function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered): Handler {
+export function methods(handlers: Partial<Record<Method, Handler>>, answered: Answered, admit?: Admit): Handler {
   const allow = [...Object.keys(handlers), 'OPTIONS'].join(', ')
   return (event) => {
     const started = performance.now()
@@ -37,6 +44,7 @@ export function methods(handlers: Partial<Record<Method, Handler>>, answered: An
     const handler = handlers[method as Method]
     let result: Reply | Promise<Reply>
     try {
+      admit?.(event)
       if (method === 'OPTIONS') result = reply(event, 200, null, ['allow', allow, 'access-control-max-age', '86400'])
       else if (!handler) result = text(event, 405, `${method} is not allowed here; allowed: ${allow}`, ['allow', allow])
       else result = handler(event)

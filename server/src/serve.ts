@@ -6,8 +6,9 @@ import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV } from './app.js'
 import { fileStore, type FsyncPolicy } from './file-store.js'
 import { guardURL } from './routing.js'
-import { type AtomKVOptions, checkInteger } from './options.js'
-import { CORS_HEADERS } from './reply.js'
+import { type AtomKVOptions, checkInteger, resolveLogger } from './options.js'
+import { corsPolicy } from './cors.js'
+import type { HeaderPairs } from './reply.js'
 
 export interface ServeOptions extends AtomKVOptions {
   /** Default 8000; `0` picks a free port. */
@@ -43,12 +44,12 @@ export interface AtomKVServer {
   close(): Promise<void>
 }
 
-/** The head of an answer to a request Node could not parse: CORS, and the connection closes. */
-const CLIENT_ERROR_HEADERS = [
-  ...pairs(CORS_HEADERS),
-  ['content-length', '0'],
-  ['connection', 'close'],
-].map(([name, value]) => `${name}: ${value}\r\n`).join('')
+/** The head of an answer to a request Node could not parse: CORS (for no origin in particular), and the connection closes. */
+function clientErrorHeaders(cors: HeaderPairs): string {
+  return [...pairs(cors), ['content-length', '0'], ['connection', 'close']]
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
+}
 
 function pairs(list: readonly string[]): [string, string][] {
   const out: [string, string][] = []
@@ -85,8 +86,10 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     await durable?.close()
     throw error
   }
+  const cors = corsPolicy(rest.corsOrigins, rest.authorize !== undefined)
+  const clientError = clientErrorHeaders(cors.fallback)
   const server = srvx({
-    fetch: guardURL(atomkv.app),
+    fetch: guardURL(atomkv.app, cors.fallback),
     port,
     // Passed to listen() as is, so an absent hostname means every interface (not srvx's HOST variable).
     node: {
@@ -127,13 +130,20 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     const started = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent
     if (!socket.writable || started) return socket.destroy()
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\n${CLIENT_ERROR_HEADERS}\r\n`)
+    socket.end(`HTTP/1.1 ${status}\r\n${clientError}\r\n`)
   })
 
   const address = node?.address()
   const actualPort = typeof address === 'object' && address ? address.port : port
   const host = !hostname || hostname === '0.0.0.0' || hostname === '::' ? 'localhost' : hostname
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
+  if (!rest.authorize && !isLoopback(hostname)) {
+    resolveLogger(rest.logger).warn(
+      `atomkv: listening on ${hostname ?? 'every interface'} with no access control: anyone who can reach ` +
+        `port ${actualPort} can read and write every key. Give tokens with --auth FILE (option ` +
+        `authorize: tokenAuth(...)), or listen on 127.0.0.1 (--addr 127.0.0.1:${actualPort}).`,
+    )
+  }
 
   let closing: Promise<void> | undefined
   async function close(): Promise<void> {
@@ -165,4 +175,11 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     atomkv,
     close: () => (closing ??= close()),
   }
+}
+
+/** Whether only this machine can reach `hostname` (undefined: every interface). */
+export function isLoopback(hostname: string | undefined): boolean {
+  if (!hostname) return false
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1'
 }

@@ -9,6 +9,7 @@ import type { ClientOptions } from '@atomkv/client'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
 import { type FileStore, fileStore, type FsyncPolicy } from './file-store.js'
+import { type CorsOrigins, checkOrigins } from './cors.js'
 import type { AtomKVOptions } from './options.js'
 import { migrateSnapshotFile, readSeed, type Seed } from './persist.js'
 
@@ -33,8 +34,17 @@ export interface AtomKVPluginOptions extends AtomKVOptions {
   fsync?: FsyncPolicy
   /** With `persist`: the log is compacted into a snapshot past this many bytes. Default 64 MiB. */
   compactAfterBytes?: number
-  /** Options of the client `virtual:atomkv` exports, such as `{ shareAcrossTabs: true }`. Written into the module as JSON. */
-  client?: Omit<ClientOptions, 'url' | 'fetch'>
+  /** Options of the client `virtual:atomkv` exports, such as `{ shareAcrossTabs: true }`. Written into the module as JSON (a `token` function cannot be: make your own client for that). */
+  client?: Omit<ClientOptions, 'url' | 'fetch' | 'token'> & { token?: string }
+  /**
+   * Browser origins that may call the dev store besides the app's own (the
+   * dev server's URLs, `server.origin`, and any page this server served:
+   * its `Origin` names the `Host` it asked, which Vite's `allowedHosts`
+   * vets). Default: none. `'*'`: any origin, as the standalone server's
+   * default. A request from another origin is refused with `403`, so a site
+   * open in the same browser can neither read nor write the dev store.
+   */
+  corsOrigins?: CorsOrigins
 }
 
 export const DEFAULT_BASE = '/__atomkv'
@@ -50,7 +60,9 @@ interface Running {
 }
 
 export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
-  const { base: rawBase = DEFAULT_BASE, seed, persist, fsync, compactAfterBytes, client = {}, ...serviceOptions } = options
+  const { base: rawBase = DEFAULT_BASE, seed, persist, fsync, compactAfterBytes, client = {}, corsOrigins, ...serviceOptions } =
+    options
+  checkOrigins(corsOrigins)
   const base = '/' + rawBase.replace(/^\/+|\/+$/g, '')
   if (base === '/') throw new TypeError('atomkv: base must be a path below the root, such as /__atomkv')
   if (persist && serviceOptions.store) throw new TypeError('atomkv: persist cannot be used with a custom store')
@@ -59,6 +71,14 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
   let running: Promise<Running> | undefined
   /** Vite's root: relative `seed` and `persist` paths are read from there. */
   let root = process.cwd()
+  /** The dev server (or preview server) once mounted: its URLs are the app's own origins. */
+  let mounted: ViteDevServer | PreviewServer | undefined
+  const extra = corsOrigins === undefined || corsOrigins === '*' || typeof corsOrigins === 'function' ? undefined : new Set(corsOrigins)
+  const allowed = (origin: string, host: string | null): boolean =>
+    sameHost(origin, host) ||
+    (extra?.has(origin) ?? false) ||
+    (mounted !== undefined && ownOrigins(mounted).has(origin)) ||
+    (typeof corsOrigins === 'function' && corsOrigins(origin, host))
 
   async function start(): Promise<Running> {
     let durable: FileStore | undefined
@@ -69,7 +89,11 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
       durable = await fileStore(dir, { fsync, compactAfterBytes, maxKeys, expireAfterMs, logger })
     }
     // The service owns the default store and closes it; a durable one is closed here, after the service.
-    const service = createAtomKV(durable ? { ...serviceOptions, store: durable } : serviceOptions)
+    const service = createAtomKV({
+      ...serviceOptions,
+      ...(durable && { store: durable }),
+      corsOrigins: corsOrigins === '*' ? '*' : allowed,
+    })
     const { store } = service
     if (seed !== undefined) {
       const entries = await readSeed(typeof seed === 'string' ? resolve(root, seed) : seed)
@@ -100,6 +124,7 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
       return close()
     }
     server.httpServer?.once('close', () => void shutdown())
+    mounted = server
     server.httpServer?.once('listening', () => {
       const address = server.httpServer!.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -141,6 +166,34 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
         `export const client = createClient({ ...${JSON.stringify(client)}, url })`,
       ].join('\n')
     },
+  }
+}
+
+/** The URLs Vite resolved for the server (local and network) and `server.origin`, as origins. */
+function ownOrigins(server: ViteDevServer | PreviewServer): Set<string> {
+  const urls = [...(server.resolvedUrls?.local ?? []), ...(server.resolvedUrls?.network ?? [])]
+  if (server.config.server.origin) urls.push(server.config.server.origin)
+  const origins = new Set<string>()
+  for (const url of urls) {
+    try {
+      origins.add(new URL(url).origin)
+    } catch {
+      // Not a URL: nothing to allow.
+    }
+  }
+  return origins
+}
+
+/**
+ * Whether `origin` is the one of a page this server served: a browser's
+ * `Origin` names the host it asked, and that request's `Host` is this one.
+ */
+function sameHost(origin: string, host: string | null): boolean {
+  if (!host) return false
+  try {
+    return new URL(origin).host === host.toLowerCase()
+  } catch {
+    return false
   }
 }
 

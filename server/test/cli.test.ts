@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CliError, parseCli } from '../src/args.js'
@@ -74,6 +77,43 @@ describe('parseCli', () => {
     expect(parseCli(['--expire-after', '90'])).toMatchObject({ options: { expireAfterMs: 90_000 } })
   })
 
+  it('reads --auth FILE (or ATOMKV_AUTH) at start, refusing a bad file with its name and the bad entry', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atomkv-auth-'))
+    try {
+      const file = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text)
+        return join(dir, name)
+      }
+      const good = file('good.json', JSON.stringify({ tokens: { 'a-long-token': { read: ['/'], write: ['/room/'] } } }))
+      expect(parseCli(['--auth', good])).toMatchObject({ options: { authorize: expect.any(Function) } })
+      expect(parseCli([], { ATOMKV_AUTH: good })).toMatchObject({ options: { authorize: expect.any(Function) } })
+      const cases: [string, RegExp][] = [
+        [join(dir, 'missing.json'), /--auth .*missing\.json: cannot read it \(ENOENT\)/],
+        [file('bad.json', '{ tokens: '), /--auth .*bad\.json: not valid JSON/],
+        [file('flat.json', '{"a-long-token": {"read": ["/"]}}'), /--auth .*flat\.json: must be \{ "tokens"/],
+        [file('key.json', '{"tokens": {"a-long-token": {"read": ["/ok/", "no-slash"]}}}'), /key\.json: tokens\["a-lo…"\]\.read\[1\] "no-slash" is not a key or prefix: must begin with "\/"/],
+      ]
+      for (const [path, message] of cases) {
+        expect(() => parseCli(['--auth', path]), path).toThrow(CliError)
+        expect(() => parseCli(['--auth', path]), path).toThrow(message)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('takes --cors-origin repeated or comma-separated, and ATOMKV_CORS_ORIGIN', () => {
+    const origins = (argv: string[], env = {}) => (parseCli(argv, env) as { options: { corsOrigins?: unknown } }).options.corsOrigins
+    expect(origins([])).toBeUndefined()
+    expect(origins(['--cors-origin', 'https://a.example', '--cors-origin', 'http://localhost:3000'])).toEqual(['https://a.example', 'http://localhost:3000'])
+    expect(origins(['--cors-origin', 'https://a.example, https://b.example'])).toEqual(['https://a.example', 'https://b.example'])
+    expect(origins([], { ATOMKV_CORS_ORIGIN: 'https://a.example,https://b.example' })).toEqual(['https://a.example', 'https://b.example'])
+    expect(origins(['--cors-origin', '*'])).toBe('*')
+    expect(() => parseCli(['--cors-origin', 'https://a.example/app'])).toThrow(/--cors-origin "https:\/\/a.example\/app" is not an origin/)
+    expect(() => parseCli(['--cors-origin', '*,https://a.example'])).toThrow(/alone/)
+    expect(() => parseCli(['--cors-origin', 'a.example'])).toThrow(/not a URL/)
+  })
+
   it('answers --help and -h', () => {
     expect(parseCli(['--help'])).toEqual({ command: 'help' })
     expect(parseCli(['-h'])).toEqual({ command: 'help' })
@@ -130,6 +170,38 @@ describe('the atomkv command (dist/cli.js)', () => {
     expect(await exited).toBe(0)
     await waitFor(() => stream.ended, 'the stream to end')
     expect(output.stderr).toBe('')
+  })
+
+  it('warns at start when it listens on every interface without access control, not with --auth', async () => {
+    const open = run(['--addr', ':0'])
+    // stderr and stdout are two pipes: the warning, written first, may arrive second.
+    await waitFor(() => /listening/.test(open.output.stdout) && /access control/.test(open.output.stderr), 'the start line and the warning', 15_000)
+    expect(open.output.stderr).toMatch(/listening on every interface with no access control: anyone who can reach port \d+ can read and write every key.*--auth FILE/s)
+    open.child.kill('SIGTERM')
+    expect(await open.exited).toBe(0)
+
+    const dir = mkdtempSync(join(tmpdir(), 'atomkv-auth-'))
+    try {
+      const file = join(dir, 'tokens.json')
+      writeFileSync(file, JSON.stringify({ tokens: { 'cli-token-123': { read: ['/cli/'], write: ['/cli/'] } } }))
+      const guarded = run(['--addr', ':0', '--auth', file])
+      await waitFor(() => /listening/.test(guarded.output.stdout), 'the start line', 15_000)
+      const url = /listening on (http:\/\/\S+)\/$/m.exec(guarded.output.stdout)![1]!.replace('localhost', '127.0.0.1')
+      expect((await fetch(`${url}/cli/a`)).status).toBe(401)
+      const written = await fetch(`${url}/cli/a`, { method: 'POST', body: '1', headers: { authorization: 'Bearer cli-token-123' } })
+      expect(written.status).toBe(200)
+      guarded.child.kill('SIGTERM')
+      expect(await guarded.exited).toBe(0)
+      expect(guarded.output.stderr).toBe('')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('exits 2 with a message naming the file when --auth is bad', async () => {
+    const { output, exited } = run(['--auth', '/nonexistent/tokens.json'])
+    expect(await exited).toBe(2)
+    expect(output.stderr).toMatch(/^atomkv: --auth \/nonexistent\/tokens\.json: cannot read it/)
   })
 
   it('exits 2 with the usage on a bad flag', async () => {

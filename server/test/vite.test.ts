@@ -89,6 +89,43 @@ describe('the Vite plugin', () => {
     expect((await fetch(`${origin}/counter`)).headers.get('x-revision')).toBeNull()
   })
 
+  it("answers only its own app's origins: another site can neither write nor read the dev store", async () => {
+    const { origin } = await dev({ seed: { '/secret': 'kept' } })
+    const base = `${origin}/__atomkv`
+    const foreign = 'http://127.0.0.1:1' // another port: another origin (Vite's own CORS would let it through)
+    // A simple POST (text/plain) skips the preflight: it must be refused, not only left unreadable.
+    const posted = await fetch(`${base}/secret`, { method: 'POST', body: '"forced"', headers: { origin: foreign, 'content-type': 'text/plain' } })
+    expect(posted.status).toBe(403)
+    expect(posted.headers.get('access-control-allow-origin')).toBeNull()
+    const read = await fetch(`${base}/secret`, { headers: { origin: foreign } })
+    expect(read.status).toBe(403)
+    expect(read.headers.get('access-control-allow-origin')).toBeNull()
+    const stream = await fetch(`${base}/.stream?sub=/secret&initial=1`, { headers: { origin: 'https://evil.example' } })
+    expect(stream.status).toBe(403)
+    expect(await stream.text()).toMatch(/origin "https:\/\/evil.example" is not allowed/)
+
+    // The app's own page: its Origin names the host it asked.
+    const own = await fetch(`${base}/secret`, { headers: { origin } })
+    expect(own.status).toBe(200)
+    expect(own.headers.get('access-control-allow-origin')).toBe(origin)
+    expect(await own.json()).toBe('kept')
+    expect((await post(`${base}/mine`, 1)).status).toBe(200) // no Origin (not a browser): served
+  })
+
+  it('widens the origins with corsOrigins: a list, or "*" for any', async () => {
+    const listed = await dev({ corsOrigins: ['http://localhost:3000'] })
+    const base = `${listed.origin}/__atomkv`
+    expect((await fetch(`${base}/a`, { method: 'POST', body: '1', headers: { origin: 'http://localhost:3000' } })).status).toBe(200)
+    expect((await fetch(`${base}/a`, { headers: { origin: listed.origin } })).status).toBe(200)
+    expect((await fetch(`${base}/a`, { headers: { origin: 'http://localhost:3001' } })).status).toBe(403)
+
+    const open = await dev({ corsOrigins: '*' })
+    const any = await fetch(`${open.origin}/__atomkv/a`, { method: 'POST', body: '1', headers: { origin: 'https://anywhere.example' } })
+    expect(any.status).toBe(200)
+    expect(any.headers.get('access-control-allow-origin')).toBe('*')
+    expect(() => atomkv({ corsOrigins: ['localhost:3000'] })).toThrow(/corsOrigins: "localhost:3000"/)
+  })
+
   it('logs one line with its URL once the server listens', async () => {
     const infos: string[] = []
     const logger = {

@@ -8,6 +8,7 @@ import Counter from './Counter.svelte'
 import Runes from './Runes.svelte'
 // Testing Library's waitFor retries an assertion; ours polls a condition.
 import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
+import { tokenAuth } from '@atomkv/server'
 
 const text = (id: string) => screen.getByTestId(id).textContent
 const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 })
@@ -86,6 +87,22 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     const invalid = atomkv('/not a key', { client })
     expect(get(invalid.status)).toBe('error')
     expect(get(invalid.error)?.code).toBe('invalid-key')
+  })
+
+  it("works on a server with access control through its client's token; a refusal shows as the store's error", async () => {
+    const guarded = await startServer({ authorize: tokenAuth({ 'svelte-token-1': { read: ['/s/'], write: ['/s/'] } }) })
+    const allowed = atomkv<number>('/s/n', { client: startClient(guarded.url, { token: () => 'svelte-token-1' }) })
+    const stop = allowed.subscribe(() => {})
+    await until(() => get(allowed.status) === 'ready', 'ready')
+    expect(await allowed.modify((n) => (n ?? 0) + 1)).toBe(1)
+    expect(get(allowed)).toBe(1)
+    stop()
+
+    const refused = atomkvPrefix('/other/', { client: startClient(guarded.url, { token: 'svelte-token-1' }) })
+    const stopRefused = refused.subscribe(() => {})
+    await until(() => get(refused.status) === 'error', 'the refusal')
+    expect(get(refused.error)).toMatchObject({ code: 'forbidden', status: 403 })
+    stopRefused()
   })
 
   it('needs a client: an argument or the context', () => {

@@ -75,7 +75,7 @@ export class Connection {
       opened: (stream, headers) => this.#opened(stream, headers),
       event: (stream, event) => this.#onEvent(stream, event),
       retryHint: (ms) => this.#retry.hint(ms),
-      refused: (stream, error) => this.#refused(stream, error),
+      refused: (stream, error, path) => this.#refused(stream, error, path),
       ended: (stream, error) => this.#ended(stream, error),
     }
     const { open, idleTimeoutMs, maxEventSize } = options
@@ -196,14 +196,20 @@ export class Connection {
     this.#enter({ name: 'backoff', timer: this.#scheduler.setTimeout(() => this.#retryNow(), delay) })
   }
 
-  /** A refusal: every listener of the refused request gets the error and is removed; the others go on. */
-  #refused(stream: Stream, error: AtomKVError): void {
+  /**
+   * A refusal: every listener of the refused request gets the error and is
+   * removed (only those of `path`, when the refusal names one of its paths);
+   * the others go on.
+   */
+  #refused(stream: Stream, error: AtomKVError, path?: string): void {
     if (stream !== streamOf(this.#state)) return
     this.#abandon(stream)
     this.#dropHandover()
+    const only = path !== undefined && stream.paths.has(path) ? path : undefined
     for (const listener of [...this.#members.all()]) {
       if (this.#state.name === 'closed') return // a listener's callback closed the client
       if (!stream.paths.has(listener.path)) continue // added since: its own request will tell
+      if (only !== undefined && listener.path !== only) continue
       this.#detach(listener)
       listener.fail(error)
     }

@@ -39,8 +39,12 @@ export interface StreamHandlers {
   event(stream: Stream, event: SseEvent): void
   /** The server's `retry:` field, in ms. */
   retryHint(ms: number): void
-  /** A `400` or `404`: the server refuses this request as such, and would again. */
-  refused(stream: Stream, error: AtomKVError): void
+  /**
+   * A `400`, `401`, `403` or `404`: the server refuses this request as such,
+   * and would again. `path`: the one key or prefix a `403` names, when it
+   * does; the others may go on without it.
+   */
+  refused(stream: Stream, error: AtomKVError, path?: string): void
   /** Any other end: no answer, an answer that is no event stream, the server ending it, an event too large, silence. */
   ended(stream: Stream, error: unknown): void
 }
@@ -126,9 +130,10 @@ export class Stream {
     try {
       const response = await open(this.request, signal)
       if (this.#finished) return void response.body?.cancel().catch(() => {})
-      if (response.status === 400 || response.status === 404) {
+      if (REFUSED.has(response.status)) {
+        const path = response.status === 403 ? refusedPath(response.headers) : undefined
         const error = await httpError(undefined, response)
-        if (this.#finish()) handlers.refused(this, error)
+        if (this.#finish()) handlers.refused(this, error, path)
         return
       }
       const body = eventStreamBody(response)
@@ -176,6 +181,20 @@ export class Stream {
     this.#settings.scheduler.clearTimeout(this.#idleTimer)
     this.#controller.abort()
     return !this.#stopped
+  }
+}
+
+/** Answers that say the request itself is refused: retrying it would get the same. */
+const REFUSED = new Set([400, 401, 403, 404])
+
+/** The path a refusal names (`X-AtomKV-Refused`, percent-encoded), if any. */
+function refusedPath(headers: Headers): string | undefined {
+  const header = headers.get(HEADER.refused)
+  if (!header) return undefined
+  try {
+    return decodeURIComponent(header)
+  } catch {
+    return undefined
   }
 }
 

@@ -18,6 +18,8 @@ export const HEADER = {
   maxSubscriptions: 'x-atomkv-max-subscriptions',
   /** Where a stream resumes (also the query parameter of that name). */
   lastEventId: 'last-event-id',
+  /** On a stream refused with `401` or `403`: the key or prefix refused (percent-encoded as in a query), so a client can drop that one subscription. */
+  refused: 'x-atomkv-refused',
 } as const
 
 /** Query parameters of a stream. */
@@ -33,10 +35,17 @@ export const QUERY = {
   /** The instance that sent the resume point. */
   instance: 'instance',
   lastEventId: 'last-event-id',
+  /**
+   * An access token, for requests that cannot carry `Authorization: Bearer`
+   * (`EventSource`, a script tag). Visible in server and proxy logs: prefer the header.
+   */
+  token: 'token',
 } as const
 
 /** Headers a browser may read from our answers (CORS). */
 export const EXPOSED_HEADERS = 'X-Revision, X-AtomKV-Instance, X-AtomKV-Max-Subscriptions'
+/** The same, on a server with access control: a refused stream names the refused path. */
+export const EXPOSED_HEADERS_WITH_ACCESS = `${EXPOSED_HEADERS}, X-AtomKV-Refused`
 
 /** Keys and prefixes one stream carries, unless the server says otherwise. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 1000
