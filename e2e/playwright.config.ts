@@ -8,8 +8,9 @@ export default defineConfig({
   timeout: 30_000,
   expect: { timeout: 5_000 },
   workers: 2,
-  // The demo tests share the demo's keys (its counter, its board): one file's
-  // tests run one after another, never beside each other (no --repeat-each).
+  // Each demo test has its own keys (a room, see tests/room.ts), and those that
+  // count a service's streams their own server: any two tests may run at once,
+  // and --repeat-each works. A file's tests still run in order in one worker.
   fullyParallel: false,
   retries: 0,
   reporter: [['list'], ['json'], ['html', { open: 'never' }]],

@@ -2,13 +2,45 @@
 // and the compare-and-swap steps of the board, written once.
 
 import type { AtomKVClient } from '@atomkv/client'
+import { isKey } from '@atomkv/client/protocol'
 
-export const COUNTER = '/demo/counter'
-export const FIB = '/demo/fib'
+/** Every key a demo page uses. */
+export interface DemoKeys {
+  counter: string
+  fib: string
+  boardOrder: string
+  /** A prefix: one key per note below it. */
+  notes: string
+}
+
+/**
+ * The keys of a room: without one, `/demo/counter` and the rest; in room `r`,
+ * the same names below `/demo/rooms/r/`, so pages in different rooms (the
+ * end-to-end tests give each test its own) never share a value. A room is
+ * one key component: letters, digits, `-` and `_`.
+ */
+export function demoKeys(room?: string | null): DemoKeys {
+  const base = room ? `/demo/rooms/${room}` : '/demo'
+  if (room && (room.includes('/') || !isKey(`${base}/board-order`))) {
+    throw new TypeError(`room "${room}" must be letters, digits, "-" and "_", and short enough for a key`)
+  }
+  return { counter: `${base}/counter`, fib: `${base}/fib`, boardOrder: `${base}/board-order`, notes: `${base}/notes/` }
+}
+
+/** The page's room, from its `?room=` parameter; `null` for none. */
+export const ROOM: string | null =
+  typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('room') || null
+
+/** `href`, another demo page, in this page's room. */
+export const inRoom = (href: string): string => (ROOM ? `${href}?room=${encodeURIComponent(ROOM)}` : href)
+
+const keys = demoKeys(ROOM)
+export const COUNTER = keys.counter
+export const FIB = keys.fib
 /** The board's note ids, in display order. */
-export const BOARD_ORDER = '/demo/board-order'
+export const BOARD_ORDER = keys.boardOrder
 /** One key per note; a deleted note's key is deleted. */
-export const NOTES = '/demo/notes/'
+export const NOTES = keys.notes
 
 export interface Note {
   text: string

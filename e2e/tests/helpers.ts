@@ -1,5 +1,6 @@
 // Servers the end-to-end tests start themselves: the standalone CLI on an
-// ephemeral port, and a tiny static server that gives a page another origin.
+// ephemeral port, the demo's own dev server, and a tiny static server that
+// gives a page another origin.
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -63,6 +64,41 @@ export async function startStandalone(port?: number, args: readonly string[] = [
       await exited
     },
   }
+}
+
+export interface Demo {
+  /** The dev server's origin, such as http://127.0.0.1:41234. */
+  readonly url: string
+  /** The AtomKV service inside it. */
+  readonly kv: string
+  stop(): Promise<void>
+}
+
+const demoRoot = fileURLToPath(new URL('../../demo/', import.meta.url))
+
+/**
+ * The demo's dev server on a free port, with an AtomKV service of its own and
+ * nothing persisted: for tests that count the service's open streams, which
+ * the shared demo server's other tests would change under them. `slot` (the
+ * worker's `parallelIndex`, never the same for two tests that run at once)
+ * names its dependency cache, so two Vite servers never write one cache.
+ */
+export async function startDemo(slot: number): Promise<Demo> {
+  // The workspace root's Vite (as Vitest is the root's), loaded only by the tests that need it.
+  const { createServer } = await import('vite')
+  process.env.ATOMKV_PERSIST = '' // read by the demo's vite.config.ts: as for the shared demo server
+  const server = await createServer({
+    root: demoRoot,
+    configFile: `${demoRoot}vite.config.ts`,
+    cacheDir: fileURLToPath(new URL(`../node_modules/.vite-demo-${slot}`, import.meta.url)),
+    server: { host: '127.0.0.1', port: 0 },
+    logLevel: 'error',
+    clearScreen: false,
+  })
+  await server.listen()
+  const { port } = server.httpServer!.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
+  return { url, kv: `${url}/__atomkv`, stop: () => server.close() }
 }
 
 /** Serves `html` at `/` from another origin than the AtomKV server's. */

@@ -8,6 +8,7 @@ import {
   countingRetries,
   FIB,
   fibonacci,
+  inRoom,
   type Note,
   NOTES,
   type Pair,
@@ -22,7 +23,7 @@ export function App() {
         <h1>AtomKV · React</h1>
         <StatusBadge />
         <nav>
-          <a href="./">home</a> · <a href="./svelte.html">Svelte page</a>
+          <a href={inRoom('./')}>home</a> · <a href={inRoom('./svelte.html')}>Svelte page</a>
         </nav>
       </header>
       <main>
