@@ -272,8 +272,13 @@ describe('shareAcrossTabs', () => {
     await waitFor(() => leader.client.status === 'open', 'the leader open')
     const follower = openTab(browser, server.url)
     expect(follower.client.status).toBe('closed') // nothing watched yet
-    follower.client.watch('/status', () => {})
+    const watcher = recorder()
+    follower.client.watch('/status', watcher.listener)
     await waitFor(() => follower.client.status === 'open', 'the follower open')
+    // The follower is open as soon as it hears the leader is, but the leader then reopens its stream to add the
+    // follower's watch, a change that shows 'open' throughout: its watch's ready says that stream has answered,
+    // so the outage below ends the stream the leader reads, not one it is leaving or one still on its way.
+    await waitFor(() => watcher.types().includes('ready'), "the follower's watch on the leader's stream")
     gate.shut()
     server.atomkv.closeStreams()
     await waitFor(() => follower.client.status === 'reconnecting', 'the follower reconnecting')
