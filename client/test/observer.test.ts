@@ -18,6 +18,7 @@ function fakeKey<T>() {
     },
     set: async (value) => (writes.push(value), 7),
     modify: async (fn) => fn(state.value, state.revision) ?? undefined,
+    remove: async () => true,
   }
   const push = (next: Partial<KeyState<T>>) => {
     state = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined, ...next })
