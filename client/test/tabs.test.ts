@@ -46,6 +46,8 @@ describe('shareAcrossTabs', () => {
       return { key, prefix }
     })
     await waitFor(() => tabs.every((t) => t.client.status === 'open'), 'every tab open')
+    // A follower is open once the leader is, before its watches reach the stream: they follow writes made after their ready.
+    await waitFor(() => records.every((r) => r.key.types().includes('ready') && r.prefix.types().includes('ready')), 'every watch ready')
     for (let i = 0; i < 3; i++) await server.atomkv.store.set(`/tabs/${i}`, JSON.stringify(i))
     await waitFor(() => records.every((r) => r.prefix.state.size === 3), 'every prefix watcher has 3 keys')
     records.forEach(({ key }, i) => expect(key.types()).toEqual(['ready', `/tabs/${i}:0`]))
@@ -224,7 +226,8 @@ describe('shareAcrossTabs', () => {
     const third = openTab(browser, server.url)
     const thirds = recorder()
     third.client.watch('/late', thirds.listener)
-    await waitFor(() => third.client.status === 'open', 'the third tab follows')
+    // Open as soon as it hears the leader is; its watch follows writes made after its ready, on the leader's stream.
+    await waitFor(() => third.client.status === 'open' && thirds.types().includes('ready'), 'the third tab follows')
     // The tabs' channel: a hello gets the leader's answer.
     const channel = new BroadcastChannel('atomkv/3:' + server.url)
     const heard: { type?: string }[] = []
@@ -272,8 +275,13 @@ describe('shareAcrossTabs', () => {
     await waitFor(() => leader.client.status === 'open', 'the leader open')
     const follower = openTab(browser, server.url)
     expect(follower.client.status).toBe('closed') // nothing watched yet
-    follower.client.watch('/status', () => {})
+    const watcher = recorder()
+    follower.client.watch('/status', watcher.listener)
     await waitFor(() => follower.client.status === 'open', 'the follower open')
+    // The follower is open as soon as it hears the leader is, but the leader then reopens its stream to add the
+    // follower's watch, a change that shows 'open' throughout: its watch's ready says that stream has answered,
+    // so the outage below ends the stream the leader reads, not one it is leaving or one still on its way.
+    await waitFor(() => watcher.types().includes('ready'), "the follower's watch on the leader's stream")
     gate.shut()
     server.atomkv.closeStreams()
     await waitFor(() => follower.client.status === 'reconnecting', 'the follower reconnecting')
