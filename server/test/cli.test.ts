@@ -114,6 +114,16 @@ describe('parseCli', () => {
     expect(() => parseCli(['--cors-origin', 'a.example'])).toThrow(/not a URL/)
   })
 
+  it('takes --data and --fsync, and refuses --fsync alone or a policy it does not know', () => {
+    const options = (argv: string[], env = {}) => (parseCli(argv, env) as { options: Record<string, unknown> }).options
+    expect(options(['--data', './d'])).toMatchObject({ data: './d' })
+    expect(options(['--data', './d', '--fsync', 'interval'])).toMatchObject({ data: './d', fsync: 'interval' })
+    expect(options([], { ATOMKV_DATA: '/var/lib/atomkv', ATOMKV_FSYNC: 'never' })).toMatchObject({ data: '/var/lib/atomkv', fsync: 'never' })
+    expect(() => parseCli(['--fsync', 'always'])).toThrow(/--fsync needs --data/)
+    expect(() => parseCli(['--data', 'd', '--fsync', 'sometimes'])).toThrow(/--fsync must be one of always, interval, never, got "sometimes"/)
+    expect(() => parseCli(['--data', ''])).toThrow(/--data needs a directory/)
+  })
+
   it('answers --help and -h', () => {
     expect(parseCli(['--help'])).toEqual({ command: 'help' })
     expect(parseCli(['-h'])).toEqual({ command: 'help' })
@@ -193,6 +203,30 @@ describe('the atomkv command (dist/cli.js)', () => {
       guarded.child.kill('SIGTERM')
       expect(await guarded.exited).toBe(0)
       expect(guarded.output.stderr).toBe('')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('says where the data lives at start, and exits 1 on a data directory in use or unusable', async () => {
+    const memory = run(['--addr', '127.0.0.1:0'])
+    await waitFor(() => /data in/.test(memory.output.stdout), 'the storage line', 15_000)
+    expect(memory.output.stdout).toMatch(/data in memory only .*; a key not written for 7d is dropped/)
+    memory.child.kill('SIGTERM')
+    const dir = mkdtempSync(join(tmpdir(), 'atomkv-cli-data-'))
+    try {
+      const first = run(['--addr', '127.0.0.1:0', '--data', dir])
+      await waitFor(() => /data in/.test(first.output.stdout), 'the storage line', 15_000)
+      expect(first.output.stdout).toContain(`data in ${dir} (fsync always); keys are kept until deleted`)
+      const second = run(['--addr', '127.0.0.1:0', '--data', dir])
+      expect(await second.exited).toBe(1)
+      expect(second.output.stderr).toMatch(/cannot open the data directory: .* is in use by another running server/)
+      first.child.kill('SIGTERM')
+      expect(await first.exited).toBe(0)
+      writeFileSync(join(dir, 'a-file'), '')
+      const unusable = run(['--addr', '127.0.0.1:0', '--data', join(dir, 'a-file')])
+      expect(await unusable.exited).toBe(1)
+      expect(unusable.output.stderr).toMatch(/cannot open the data directory: cannot create .*a-file/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
