@@ -8,7 +8,7 @@ import { Connection, type StreamRequest } from './connection/connection.js'
 import type { ListenerSpec } from './listener.js'
 import { AtomKVError } from './errors.js'
 import { checkPath, deleteKey, fetchWithToken, getKey, setKey, updateKey, type Fetch, type GetResult, type TokenOption, type Transport } from './http.js'
-import { modifyKey, type Modifier, type ModifyOptions } from './modify.js'
+import { Modifications, type Modifier, type ModifyOptions } from './modify.js'
 import { DEFAULT_MAX_SUBSCRIPTIONS, HEADER, QUERY, STREAM_PATH } from './protocol/index.js'
 import { DEFAULT_MAX_EVENT_SIZE } from './sse.js'
 import { SubscriptionIterator } from './subscription.js'
@@ -202,7 +202,10 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
   page?.addEventListener('visibilitychange', wake)
   browser?.addEventListener('online', wake)
 
-  return withCache(options.cache, {
+  // modify() starts from what the cache's streams already brought, when it has the key.
+  const modifications = new Modifications({ transport, known: (key) => client.cache.peek(key), closed: () => closed })
+
+  const client = withCache(options.cache, {
     async get<T>(key: string) {
       ensureOpen(key)
       return getKey<T>(transport, key)
@@ -225,7 +228,7 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
     },
     async modify<T>(key: string, fn: Modifier<T>, modifyOptions?: ModifyOptions) {
       ensureOpen(key)
-      return modifyKey(transport, key, fn, modifyOptions, () => closed)
+      return modifications.modify(key, fn, modifyOptions)
     },
     subscribe<T>(keyOrPrefix: string, subscribeOptions: SubscribeOptions = {}): Subscription<T> {
       return new SubscriptionIterator<T>({
@@ -269,6 +272,7 @@ export function createClientIn(options: ClientOptions, tabs: TabEnvironment | nu
       updateStatus()
     },
   })
+  return client
 }
 
 /** The service's base URL: absolute, without query, fragment or trailing slash. */

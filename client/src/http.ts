@@ -201,6 +201,43 @@ export async function updateKey(transport: Transport, key: string, value: unknow
   return response.ok
 }
 
+/** What a compare-and-swap found: stored, or a conflict with the key's current value when the server sent it. */
+export type SwapResult<T> =
+  | { readonly stored: true }
+  | { readonly stored: false; readonly current: readonly [value: T | null, revision: number] | undefined }
+
+/**
+ * Compare-and-swap that asks, on a conflict, for the key's current value
+ * (`Accept: application/json`: the server then answers its `409` with the
+ * value and `X-Revision`, `null` and `-1` for a missing key), so a retry
+ * needs no read. A server that does not send it gives `current: undefined`.
+ */
+export async function swapKey<T>(transport: Transport, key: string, value: unknown, revision: number): Promise<SwapResult<T>> {
+  checkPath(key)
+  const body = encodeValue(key, value)
+  const response = await send(transport, key, {
+    method: 'PUT',
+    body,
+    headers: { ...JSON_BODY, accept: 'application/json', [HEADER.revision]: String(revision) },
+  })
+  if (response.ok) {
+    await drain(response)
+    return { stored: true }
+  }
+  if (response.status !== 409) throw await httpError(key, response)
+  const header = response.headers.get(HEADER.revision)
+  const type = response.headers.get('content-type') ?? ''
+  if (header === null || !type.startsWith('application/json')) {
+    await drain(response)
+    return { stored: false, current: undefined }
+  }
+  try {
+    return { stored: false, current: [JSON.parse(await response.text()) as T | null, Number(header)] }
+  } catch {
+    return { stored: false, current: undefined }
+  }
+}
+
 /**
  * Removes `key`; with `revision`, only if that is its current revision.
  * `true` when removed, `false` when the key was missing (404) or at another

@@ -196,8 +196,37 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       if (error instanceof StoreWriteError) throw new Refusal(503, `${error.message}; ${quote(key)} was not stored`)
       throw error
     }
-    if (!entry) throw new Refusal(409, `X-Revision ${header?.trim()} is not the next revision of ${quote(key)}`)
+    if (!entry) return conflict(event, key, `X-Revision ${header?.trim()} is not the next revision of ${quote(key)}`)
     return reply(event, 200, null, [HEADER.revision, String(entry.revision)])
+  }
+
+  /**
+   * A compare-and-swap conflict. A client that accepts JSON (ours) gets the
+   * key's current value and `X-Revision` (`null`, `-1`: missing), so its
+   * retry needs no read; with access control, only with the right to read it.
+   * Any other client gets the short text, as the original's did.
+   */
+  async function conflict(event: H3Event, key: string, why: string): Promise<Reply> {
+    if (event.req.headers.get('accept')?.includes('application/json') && (await mayRead(event, key))) {
+      const current = await store.get(key)
+      return reply(event, 409, current?.json ?? 'null', [
+        'content-type', 'application/json',
+        HEADER.revision, String(current?.revision ?? -1),
+        'cache-control', 'no-cache',
+      ])
+    }
+    throw new Refusal(409, why)
+  }
+
+  async function mayRead(event: H3Event, key: string): Promise<boolean> {
+    if (!gate) return true
+    try {
+      await gate.check(event, 'read', key)
+      return true
+    } catch (error) {
+      if (error instanceof Refusal) return false
+      throw error
+    }
   }
 
   /** DELETE, with an optional `X-Revision` that must be the current one (compare-and-delete). */

@@ -39,6 +39,26 @@ function expectOpenCors(response: { headers: Headers }): void {
 describe.each(TRANSPORTS)('tokens (%s)', (transport) => {
   beforeEach(() => useTransport(transport))
 
+  it("gives a conflict's current value only to a token that may read the key", async () => {
+    const blind = 'blind-writer-0004'
+    const { url } = await startServer({
+      authorize: tokenAuth({ tokens: { ...tokens.tokens, [blind]: { write: ['/drop/'] } } }),
+    })
+    await write(url, '/drop/box', 'secret', bearer(ADMIN))
+    const swap = (token: string) =>
+      fetch(`${url}/drop/box`, {
+        method: 'PUT',
+        body: '"guess"',
+        headers: { ...bearer(token), 'x-revision': '7', accept: 'application/json' },
+      })
+    const told = await swap(ADMIN)
+    expect([told.status, await told.text()]).toEqual([409, '"secret"'])
+    const notTold = await swap(blind)
+    expect(notTold.status).toBe(409)
+    expect(notTold.headers.get('x-revision')).toBeNull()
+    expect(await notTold.text()).not.toContain('secret')
+  })
+
   it('answers 401 without a token or with an unknown one, 403 without the right, 200 with it', async () => {
     const { url } = await startServer({ authorize: tokenAuth(tokens) })
     expect((await write(url, '/room/1/a', 1, bearer(WRITER))).status).toBe(200)

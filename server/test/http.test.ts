@@ -59,6 +59,27 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
     expect(await read.json()).toBe(4)
   })
 
+  it('answers a conflict with the current value and X-Revision to a client that accepts JSON, text to others', async () => {
+    const { url } = await startServer()
+    await post(url, '/c', { n: 1 })
+    await post(url, '/c', { n: 2 })
+    const asJson = (revision: number, key = '/c') =>
+      fetch(url + key, { method: 'PUT', body: '0', headers: { 'x-revision': String(revision), accept: 'application/json' } })
+    const conflict = await asJson(5)
+    expect(conflict.status).toBe(409)
+    expect(conflict.headers.get('content-type')).toBe('application/json')
+    expect(conflict.headers.get('x-revision')).toBe('1')
+    expect(await conflict.json()).toEqual({ n: 2 })
+    const missing = await asJson(3, '/none')
+    expect([missing.status, missing.headers.get('x-revision'), await missing.text()]).toEqual([409, '-1', 'null'])
+    // As the original: a short text, whatever the key holds.
+    const plain = await put(url, '/c', 0, 5)
+    expect(plain.status).toBe(409)
+    expect(plain.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await plain.text()).toMatch(/not the next revision/)
+    expect(await (await fetch(`${url}/c`)).json()).toEqual({ n: 2 }) // untouched
+  })
+
   it('answers 400 to a missing or non-integer X-Revision, and stores nothing', async () => {
     const { url } = await startServer()
     await post(url, '/r', 'kept')

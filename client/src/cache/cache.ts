@@ -3,8 +3,8 @@
 
 import type { AtomKVClient } from '../client.js'
 import { AtomKVError } from '../errors.js'
-import { covers, keyProblem } from '../protocol/index.js'
-import type { Modifier, ModifyOptions } from '../modify.js'
+import { coveringPaths, covers, keyProblem } from '../protocol/index.js'
+import type { Known, Modifier, ModifyOptions } from '../modify.js'
 import { CachedKey } from './key.js'
 import type { CacheHost } from './lifecycle.js'
 import { CachedPrefix } from './prefix.js'
@@ -103,6 +103,19 @@ export class AtomKVCache {
     const result = await this.client.modify<T>(key, fn, options)
     if (result === undefined) return undefined
     return [this.#confirm(key, result[0], result[1]) as T, result[1]]
+  }
+
+  /**
+   * What the cache knows of `key` now, from the key or a prefix above it
+   * being watched and up to date: `[value, revision]` (`[null, -1]`: missing),
+   * else `undefined`. `modify()` starts from it instead of reading the key.
+   */
+  peek(key: string): Known | undefined {
+    for (const path of coveringPaths(key)) {
+      const known = this.#paths.get(path)?.known(key)
+      if (known) return known
+    }
+    return undefined
   }
 
   /** Stops watching every path now, without waiting for release delays; their listeners get no more changes. */

@@ -50,6 +50,12 @@ export class CachedKey extends CachedPath<KeyState> {
     }
   }
 
+  /** `[value, revision]` while the key's state is current (ready, not being rebuilt). */
+  known(key: string): readonly [unknown, number] | undefined {
+    const { status, value, revision } = this.state
+    return key === this.path && status === 'ready' && !this.#rebuilding ? [value, revision] : undefined
+  }
+
   confirm(key: string, value: unknown, revision: number): void {
     const current = this.state
     // Only the very next revision: the stream has delivered everything before

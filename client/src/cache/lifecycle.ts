@@ -111,6 +111,9 @@ export abstract class CachedPath<S> {
   protected abstract onEvent(event: WatchEvent): void
   /** A write this client made and the server confirmed, applied before its echo arrives. */
   abstract confirm(key: string, value: unknown, revision: number): void
+
+  /** What it holds for `key` (`[null, -1]`: missing) while that is current; else `undefined`. */
+  abstract known(key: string): readonly [unknown, number] | undefined
 }
 
 function noop(): void {}

@@ -69,6 +69,13 @@ export class CachedPrefix extends CachedPath<PrefixState> {
     }
   }
 
+  /** `[value, revision]` of a key under the prefix (`[null, -1]`: missing) while the map is current. */
+  known(key: string): readonly [unknown, number] | undefined {
+    if (!covers(this.path, key) || this.state.status !== 'ready' || this.#pending) return undefined
+    const item = this.#working.get(key)
+    return item ? [item.value, item.revision] : [null, -1]
+  }
+
   confirm(key: string, value: unknown, revision: number): void {
     if (!covers(this.path, key) || this.state.status !== 'ready' || this.#pending) return
     const current = this.#working.get(key)?.revision ?? -1
