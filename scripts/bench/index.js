@@ -16,6 +16,7 @@ import os from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { checkProtocol } from './check.js'
+import { contentionRun } from './contention.js'
 import { fanoutRun } from './fanout.js'
 import { casRun, getRun, postRun, seedGet } from './http-workloads.js'
 import { wrkVersion } from './load.js'
@@ -24,7 +25,7 @@ import { fdLimit, log, startServer } from './servers.js'
 import { median, ratio } from './stats.js'
 import { storeRound } from './store-workloads.js'
 
-const WORKLOADS = ['get', 'post', 'cas', 'fanout', 'memory', 'prefix-snapshot']
+const WORKLOADS = ['get', 'post', 'cas', 'fanout', 'memory', 'prefix-snapshot', 'contention']
 const KINDS = ['ours', 'baseline']
 
 /** The full run: about 8 minutes on 2 cores. */
@@ -36,6 +37,7 @@ const FULL = {
   cas: { loops: 16, workers: 2, keys: 4, seconds: 5 },
   fanout: { sizes: [1000, 5000, 10000], writes: 50, gapMs: 20, workers: 4, batch: 400 },
   store: { keys: 100_000, opens: 20, warmup: 5 },
+  contention: { clients: 2, increments: 100 },
 }
 
 /** Tiny sizes: proves every workload runs and reports, in well under a minute. Never a performance figure. */
@@ -47,6 +49,7 @@ const SMOKE = {
   cas: { loops: 16, workers: 2, keys: 4, seconds: 1 },
   fanout: { sizes: [20], writes: 5, gapMs: 20, workers: 2, batch: 200 },
   store: { keys: 2000, opens: 3, warmup: 1 },
+  contention: { clients: 2, increments: 10 },
 }
 
 function parseOptions() {
@@ -155,6 +158,9 @@ function problems(results) {
           const value = r[kind][field]
           if (typeof value !== 'boolean' && !Number.isFinite(value)) found.push(`${where}: ${field} is ${value}`)
         }
+        if (workload === 'contention' && r[kind].exact !== true) {
+          found.push(`${where}: the counter ended at ${r[kind].final}, not ${2 * results.meta.settings.contention.increments}`)
+        }
         if (workload === 'cas' && r[kind].consistent !== true) {
           found.push(`${where}: counters sum to ${r[kind].counterSum}, committed ${r[kind].committed}`)
         }
@@ -244,6 +250,12 @@ async function main() {
     const split = (part) => perRound.map((r) => ({ ours: r.ours[part], baseline: r.baseline[part] }))
     if (only.has('memory')) results.workloads.memory = summarize('memory', split('memory'))
     if (only.has('prefix-snapshot')) results.workloads['prefix-snapshot'] = summarize('prefix-snapshot', split('snapshot'))
+  }
+
+  // contention: ours is the client's modify(), the baseline a hand-written loop; both on our server.
+  if (only.has('contention')) {
+    const perRound = await rounds('contention', settings, (kind) => contentionRun(kind, settings))
+    results.workloads.contention = summarize('contention', perRound)
   }
 
   meta.seconds = Math.round((Date.now() - started) / 1000)

@@ -29,6 +29,13 @@ export function figuresOf(workload) {
     ]
   }
   if (workload === 'memory') return [['bytesPerKey', 'RSS per key (bytes)', 0]]
+  if (workload === 'contention') {
+    return [
+      ['requests', 'requests to settle 2 × 100 +1s', 0],
+      ['seconds', 'time to settle (s)', 2],
+      ['exact', 'counter ends at exactly 200', 0, { ratio: false }],
+    ]
+  }
   if (workload === 'prefix-snapshot') {
     return [
       ['fullMs', 'open to ready, full store (ms)', 2],
@@ -120,5 +127,10 @@ ${body.join('\n')}
   median of ${store.opens} opens, on that same fresh server before the bulk load (only the 10 keys)
   and after it (${keys} more). full / only the prefix shows whether opening a small prefix costs
   time in proportion to the whole store: the target for ours is at most 2.
+- **contention**: not ours against the baseline server but two ways to update one key, both on our
+  server: 2 clients × ${meta.settings.contention?.increments ?? 100} concurrent \`+1\`s each. **ours** is the client's \`modify()\` (coalesced per key,
+  retrying from the value a 409 carries); **baseline** is a hand-written GET → PUT loop with the same
+  jittered backoff. Requests counted at the clients; the time is until every update settled. The
+  target for ours is at most 0.2 of the loop's requests and time.
 `
 }

@@ -18,6 +18,7 @@ const FIGURES: Record<string, string[]> = {
   'fanout-20': ['p50Ms', 'p99Ms', 'lost', 'rssPerSubscriberBytes', 'cpuPerDeliveryUs', 'subscribers'],
   memory: ['bytesPerKey', 'rssBeforeMiB', 'rssAfterMiB'],
   'prefix-snapshot': ['fullMs', 'emptyMs', 'fullOverEmpty'],
+  contention: ['requests', 'seconds', 'final'],
 }
 
 type Figures = Record<string, unknown>
@@ -68,6 +69,10 @@ describe('pnpm bench --smoke', () => {
       expect(round.baseline.lost).toBe(0)
       expect(round.ours.subscribers).toBe(20)
       expect(round.baseline.subscribers).toBe(20)
+    }
+    for (const round of results.workloads.contention!.rounds) {
+      expect(round.ours.exact).toBe(true)
+      expect(round.baseline.exact).toBe(true)
     }
     for (const round of results.workloads.cas!.rounds) {
       expect(round.ours.consistent).toBe(true)
