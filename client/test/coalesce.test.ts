@@ -163,7 +163,7 @@ describe('coalesced modify()', () => {
     })
     await new Promise((resolve) => setTimeout(resolve, 0))
     const waiting = Array.from({ length: MAX_QUEUED_PER_KEY }, () => kv.modify<number>('/q', (n) => (n ?? 0) + 1))
-    await expect(kv.modify<number>('/q', (n) => n)).rejects.toMatchObject({ code: 'overflow', key: '/q' })
+    await expect(kv.modify<number>('/q', (n) => n ?? 0)).rejects.toMatchObject({ code: 'overflow', key: '/q' })
     release()
     await Promise.all([held, ...waiting])
     expect((await kv.get('/q'))[0]).toBe(MAX_QUEUED_PER_KEY + 1)

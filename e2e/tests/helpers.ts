@@ -2,7 +2,7 @@
 // ephemeral port, the demo's own dev server, and a tiny static server that
 // gives a page another origin.
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import { startProcess } from '@atomkv/test-support/process'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -34,26 +34,7 @@ export interface Standalone {
 /** `atomkv --addr 127.0.0.1:<port> ...args`, resolved once it logged that it listens. */
 export async function startStandalone(port?: number, args: readonly string[] = []): Promise<Standalone> {
   const chosen = port ?? (await freePort())
-  const child: ChildProcess = spawn(process.execPath, [cli, '--addr', `127.0.0.1:${chosen}`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`atomkv did not start: ${output}`)), 10_000)
-    const read = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes('listening on')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    child.stdout!.on('data', read)
-    child.stderr!.on('data', read)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`atomkv exited with ${code}: ${output}`))
-    })
-  })
+  const { child } = await startProcess([cli, '--addr', `127.0.0.1:${chosen}`, ...args], /listening on/)
   return {
     port: chosen,
     url: `http://127.0.0.1:${chosen}`,

@@ -2,7 +2,7 @@
 // `persist`, each a child process killed by SIGKILL in the middle of a burst
 // of writes, then started again on the same data directory.
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FSYNC_POLICIES } from '../src/index.js'
 import { waitFor } from '@atomkv/test-support'
+import { startProcess } from '@atomkv/test-support/process'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const plugin = fileURLToPath(new URL('../dist/vite.js', import.meta.url))
@@ -35,25 +36,8 @@ async function freePort(): Promise<number> {
 
 /** Starts a process and resolves once its output says `ready` (it listens). */
 async function start(args: string[], ready: RegExp, cwd?: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const { child } = await startProcess(args, ready, { cwd })
   children.push(child)
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start: ${output}`)), 20_000)
-    const read = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (ready.test(output)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    child.stdout!.on('data', read)
-    child.stderr!.on('data', read)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`exited with ${code}: ${output}`))
-    })
-  })
   return child
 }
 
