@@ -166,7 +166,8 @@ export class Modifications {
         if (result.stored) {
           conflicts = 0
           base = [JSON.parse(JSON.stringify(value)) as unknown, revision + 1]
-          for (const [call, next] of made) call.resolve([next, revision + 1])
+          // Every call of the write resolves to what it committed: the value stored, and its revision.
+          for (const [call] of made) call.resolve([value, revision + 1])
           continue
         }
         // A conflict: the same calls again, first in line, on the value the server holds now.

@@ -11,7 +11,7 @@ describe('resume', () => {
     const writer = startClient(server.url)
     const sub = kv.subscribe<number>('/r')
     await sub.ready
-    const reading = take(sub, 1000)
+    const reading = take(sub, 1000, 60_000) // a condition, not a speed: generous on a loaded two-core machine
     for (let i = 0; i < 1000; i++) {
       await writer.set('/r', i)
       if (i % 250 === 125) server.atomkv.closeStreams()
