@@ -22,6 +22,7 @@ import { type Admit, type Answered, guardURL, methods, statusOf } from './routin
 import { Gate } from './access.js'
 import { corsPolicy } from './cors.js'
 import { clientBundle } from './client-bundle.js'
+import { INSPECTOR_OFF, INSPECTOR_PATHS, inspectorFile } from './inspector.js'
 import { Hub } from './hub.js'
 import { MemoryStore } from './memory-store.js'
 import { Metrics } from './metrics.js'
@@ -154,6 +155,19 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       throw new Refusal(500, `${problem}: build it with \`pnpm --filter @atomkv/client build\``)
     }
     return reply(event, 200, script, ['content-type', 'application/javascript; charset=utf-8', 'cache-control', 'no-cache'])
+  }
+
+  /** The inspector's page, script and style: open like the client's script (the data they use is guarded as any request's). */
+  const serveInspector = (path: string) => async (event: H3Event): Promise<Reply> => {
+    if (!options.inspect) throw new Refusal(404, INSPECTOR_OFF, ['cache-control', 'no-cache'])
+    let file
+    try {
+      file = await inspectorFile(path)
+    } catch (error) {
+      logger.error(`atomkv: cannot read the inspector's files`, error)
+      throw new Refusal(500, `the inspector's files are missing from @atomkv/server`)
+    }
+    return reply(event, 200, file.body, file.headers)
   }
 
   async function read(event: H3Event): Promise<Reply> {
@@ -378,6 +392,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       admit,
     ),
   )
+  for (const path of INSPECTOR_PATHS) app.all(path, methods({ GET: serveInspector(path) }, answered, admit))
   app.all('/**', methods({ GET: read, POST: write, PUT: write, DELETE: remove }, answered, admit))
   const handle = guardURL(app, cors.fallback)
 

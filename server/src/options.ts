@@ -80,6 +80,13 @@ export interface AtomKVOptions {
    * CORS headers (a simple POST runs without preflight, so missing headers alone would not stop it).
    */
   corsOrigins?: CorsOrigins
+  /**
+   * Serves the inspector at `/.inspect`: a page to browse, watch, edit and
+   * delete keys, with the connection and the server's counts. It holds no
+   * data and uses the API like any client, with the rights of the token
+   * typed into it. Default false (`/.inspect` answers `404`); the Vite plugin's default is true.
+   */
+  inspect?: boolean
 }
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024

@@ -7,6 +7,13 @@ export const STATS_PATH = '/.stats'
 export const HEALTH_PATH = '/.health'
 /** Prometheus metrics, in the text format. */
 export const METRICS_PATH = '/.metrics'
+/**
+ * The inspector, a page to browse, watch and edit keys (when the server has it
+ * on), and its script and style: relative to the service, wherever it is mounted.
+ */
+export const INSPECT_PATH = '/.inspect'
+export const INSPECT_SCRIPT_PATH = '/.inspect.js'
+export const INSPECT_STYLE_PATH = '/.inspect.css'
 
 /** Header names, lower-case as Node and `Headers` give them. */
 export const HEADER = {
