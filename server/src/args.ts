@@ -53,13 +53,17 @@ Options:
                                   {"tokens": {"<token>": {"read": ["/room/"],
                                   "write": ["/room/"]}}}; requests then need
                                   Authorization: Bearer <token> (or ?token=)
+  --inspect                       serve the inspector at /.inspect: a page to
+                                  browse, watch and edit keys (it acts with
+                                  the rights of the token typed into it)
   --cors-origin <origin>          browser origins allowed to call, such as
                                   https://app.example.com; repeat it or separate
                                   with commas (default: any origin, "*")
   -h, --help                      show this help
 
 Every option may be set in the environment instead: --max-keys is
-ATOMKV_MAX_KEYS (a flag wins; ATOMKV_LOG_REQUESTS=1 turns logs on;
+ATOMKV_MAX_KEYS (a flag wins; ATOMKV_LOG_REQUESTS=1 turns logs on,
+ATOMKV_INSPECT=1 the inspector;
 ATOMKV_CORS_ORIGIN takes a comma-separated list).
 Sizes are bytes, or with a unit: 64KiB, 1MiB (k, m and g count 1024s).
 Durations are seconds, or with a unit: 500ms, 30s, 10m, 12h, 7d.
@@ -101,6 +105,7 @@ const flags = {
   'max-streams-per-client': { type: 'string' },
   'retiring-grace': { type: 'string' },
   'log-requests': { type: 'boolean' },
+  inspect: { type: 'boolean' },
   auth: { type: 'string' },
   'cors-origin': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -152,7 +157,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (backlog.maxEvents !== undefined || backlog.maxBytes !== undefined) options.backlog = backlog
   options.maxSubscriptionsPerStream = count('max-subscriptions')
   options.maxStreams = count('max-streams')
-  const logRequests = values['log-requests'] ?? ['1', 'true', 'yes'].includes(env[envName('log-requests')] ?? '')
+  const on = (flag: 'log-requests' | 'inspect') => values[flag] ?? ['1', 'true', 'yes'].includes(env[envName(flag)] ?? '')
+  const logRequests = on('log-requests')
   if (logRequests) options.requestLog = (entry) => process.stdout.write(JSON.stringify(entry) + '\n')
   options.maxConnections = count('max-connections')
   options.headersTimeoutMs = duration('headers-timeout')
@@ -160,6 +166,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   options.maxTotalSubscriptions = count('max-total-subscriptions')
   options.maxStreamsPerClient = count('max-streams-per-client')
   options.retiringGraceMs = duration('retiring-grace')
+  if (on('inspect')) options.inspect = true
   const auth = values.auth ?? env[envName('auth')]
   if (auth !== undefined) options.authorize = tokenAuth(readTokens(auth))
   const origins = values['cors-origin'] ?? (env[envName('cors-origin')] === undefined ? undefined : [env[envName('cors-origin')]!])

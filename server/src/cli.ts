@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `atomkv` command: parse the flags, serve, and shut down cleanly on SIGINT/SIGTERM.
 
+import { INSPECT_PATH } from '@atomkv/client/protocol'
 import { CliError, parseCli, USAGE } from './args.js'
 import { DataDirError } from './file-store.js'
 import { DEFAULT_EXPIRE_AFTER_MS } from './memory-store.js'
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   }
   console.log(`atomkv listening on ${server.url}/`)
   console.log(`atomkv: ${storage(options)}`)
+  if (options.inspect) console.log(`atomkv: the inspector is at ${server.url}${INSPECT_PATH}`)
   if (stopping) close(stopping, server)
 }
 

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ClientOptions } from '@atomkv/client'
+import { INSPECT_PATH } from '@atomkv/client/protocol'
 import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
 import { type FileStore, fileStore, type FsyncPolicy } from './file-store.js'
@@ -45,6 +46,13 @@ export interface AtomKVPluginOptions extends AtomKVOptions {
    * open in the same browser can neither read nor write the dev store.
    */
   corsOrigins?: CorsOrigins
+  /**
+   * Serves the inspector at `<base>/.inspect` (linked in the start line): a
+   * page to browse, watch, edit and delete the dev store's keys. Default
+   * true here (the standalone server's is false); it uses the API like any
+   * client, so with `authorize` it has the rights of the token typed into it.
+   */
+  inspect?: boolean
 }
 
 export const DEFAULT_BASE = '/__atomkv'
@@ -90,6 +98,7 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
     }
     // The service owns the default store and closes it; a durable one is closed here, after the service.
     const service = createAtomKV({
+      inspect: true,
       ...serviceOptions,
       ...(durable && { store: durable }),
       corsOrigins: corsOrigins === '*' ? '*' : allowed,
@@ -130,6 +139,7 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
       origin = `http://${host === '::' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`
       server.config.logger.info(`  ➜  AtomKV:  ${origin}${base}`)
+      if (serviceOptions.inspect !== false) server.config.logger.info(`  ➜  AtomKV inspector:  ${origin}${base}${INSPECT_PATH}`)
     })
   }
 

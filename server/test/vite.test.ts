@@ -126,26 +126,51 @@ describe('the Vite plugin', () => {
     expect(() => atomkv({ corsOrigins: ['localhost:3000'] })).toThrow(/corsOrigins: "localhost:3000"/)
   })
 
-  it('logs one line with its URL once the server listens', async () => {
-    const infos: string[] = []
-    const logger = {
-      info: (message: string) => void infos.push(message),
-      warn() {},
-      warnOnce() {},
-      error() {},
-      clearScreen() {},
-      hasErrorLogged: () => false,
-      hasWarned: false,
+  it("logs its URL and the inspector's once the server listens", async () => {
+    const started = async (options: AtomKVPluginOptions) => {
+      const infos: string[] = []
+      const logger = {
+        info: (message: string) => void infos.push(message),
+        warn() {},
+        warnOnce() {},
+        error() {},
+        clearScreen() {},
+        hasErrorLogged: () => false,
+        hasWarned: false,
+      }
+      const server = await createServer({
+        ...common(options),
+        customLogger: logger,
+        server: { port: 0, host: '127.0.0.1', ws: false, watch: null },
+      })
+      servers.push(server)
+      await server.listen()
+      const origin = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
+      return { origin, lines: infos.filter((line) => line.includes('AtomKV')) }
     }
-    const server = await createServer({
-      ...common({}),
-      customLogger: logger,
-      server: { port: 0, host: '127.0.0.1', ws: false, watch: null },
-    })
-    servers.push(server)
-    await server.listen()
-    const origin = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
-    expect(infos.filter((line) => line.includes('AtomKV'))).toEqual([`  ➜  AtomKV:  ${origin}/__atomkv`])
+    const on = await started({})
+    expect(on.lines).toEqual([`  ➜  AtomKV:  ${on.origin}/__atomkv`, `  ➜  AtomKV inspector:  ${on.origin}/__atomkv/.inspect`])
+    const off = await started({ inspect: false })
+    expect(off.lines).toEqual([`  ➜  AtomKV:  ${off.origin}/__atomkv`])
+  })
+
+  it('serves the inspector under its base by default, and not with inspect: false', async () => {
+    const { origin } = await dev()
+    const page = await fetch(`${origin}/__atomkv/.inspect`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    // Its relative URLs land on the service below the base: the client's script and its own.
+    const html = await page.text()
+    for (const src of html.matchAll(/<script src="([^"]*)"/g)) {
+      const script = await fetch(new URL(src[1]!, `${origin}/__atomkv/.inspect`))
+      expect(script.status, src[1]).toBe(200)
+      expect(script.headers.get('content-type'), src[1]).toMatch(/javascript/)
+    }
+    const off = await dev({ inspect: false })
+    const refused = await fetch(`${off.origin}/__atomkv/.inspect`)
+    expect(refused.status).toBe(404)
+    expect(await refused.text()).toMatch(/the inspector is off/)
   })
 
   it('takes another base path', async () => {
