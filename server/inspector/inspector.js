@@ -104,8 +104,9 @@ function watch(path) {
 
 /** @param {string} path */
 function unwatch(path) {
-  watches.get(path)?.stop()
+  const state = watches.get(path)
   watches.delete(path)
+  state?.stop()
   savePaths()
   render()
 }
@@ -351,11 +352,10 @@ function showBase() {
 function renderDrift() {
   const drift = $('drift')
   const now = editing.key ? allKeys().get(editing.key) : undefined
-  const watched = [...watches.values()].some((state) => state.live && state.keys.has(editing.key))
   let text = ''
   if (editing.revision >= 0 && now && now.revision !== editing.revision) {
     text = `Changed on the server since: now at revision ${now.revision}. Saving will conflict.`
-  } else if (editing.revision >= 0 && !now && !watched && liveAbove(editing.key)) {
+  } else if (editing.revision >= 0 && !now && liveAbove(editing.key)) {
     text = 'Removed on the server since.'
   }
   drift.textContent = text
@@ -511,11 +511,9 @@ async function refreshCounts() {
       return
     }
     const stats = /** @type {{ keys: number; streams: number; subscriptions: number }} */ (await response.json())
-    counts.replaceChildren(
-      h('span', { 'data-count': 'keys' }, `${stats.keys}`), ' keys · ',
-      h('span', { 'data-count': 'streams' }, `${stats.streams}`), ' streams · ',
-      h('span', { 'data-count': 'subscriptions' }, `${stats.subscriptions}`), ' subscriptions',
-    )
+    /** @param {'keys' | 'streams' | 'subscriptions'} name */
+    const count = (name) => [h('span', { 'data-count': name }, `${stats[name]}`), ` ${stats[name] === 1 ? name.slice(0, -1) : name}`]
+    counts.replaceChildren(...count('keys'), ' · ', ...count('streams'), ' · ', ...count('subscriptions'))
     counts.dataset.state = 'ok'
   } catch {
     counts.textContent = 'counts: no answer'
