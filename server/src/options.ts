@@ -69,7 +69,7 @@ export interface AtomKVOptions {
    * key or prefix it names (`true`: allowed; `false`: `403`;
    * `'unauthenticated'`: `401`). `tokenAuth(tokens)` is one. With it,
    * `/.stats` and `/.metrics` take a `read` of `/` (the whole store); `GET /`
-   * (the script), `/.health` and preflights stay open. Default: none, anyone may do anything.
+   * (the script), the inspector's files, `/.health` and preflights stay open. Default: none, anyone may do anything.
    */
   authorize?: Authorize
   /**
