@@ -141,7 +141,7 @@ function onEvent(state, event) {
     case 'ready':
       state.live = true
       log('ready', state.path, undefined, `${state.keys.size} key${state.keys.size === 1 ? '' : 's'}`)
-      refreshCounts()
+      void refreshCounts()
       break
     case 'error':
       state.problem = event.error.message
@@ -508,6 +508,8 @@ async function refreshCounts() {
     if (!response.ok) {
       counts.textContent = `counts: ${await refusal(response)}`
       counts.dataset.state = 'refused'
+      // The token's rights change only with a new token, which reloads the page: no use asking again.
+      if (response.status === 401 || response.status === 403) clearInterval(polling)
       return
     }
     const stats = /** @type {{ keys: number; streams: number; subscriptions: number }} */ (await response.json())
@@ -520,10 +522,10 @@ async function refreshCounts() {
     counts.dataset.state = 'unreachable'
   }
 }
-refreshCounts()
-setInterval(() => {
+const polling = setInterval(() => {
   if (document.visibilityState === 'visible') void refreshCounts()
 }, 2000)
+void refreshCounts()
 
 // The token is kept for this tab only; a new one reloads the page, so every stream and request uses it.
 input('token').value = token
