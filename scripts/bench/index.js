@@ -97,13 +97,16 @@ function parseOptions() {
 
 /**
  * Runs `measure(kind, round)` for each kind (ours then the baseline, unless
- * told), round after round, and keeps every round's figures.
+ * told), round after round, and keeps every round's figures. With `rotate`,
+ * each round starts one kind further on, so no kind always runs first or
+ * last (in a warmer or busier machine).
  */
-async function rounds(name, settings, measure, kinds = KINDS) {
+async function rounds(name, settings, measure, kinds = KINDS, { rotate = false } = {}) {
   const all = []
   for (let round = 1; round <= settings.rounds; round++) {
     const figures = {}
-    for (const kind of kinds) {
+    const shift = rotate ? (round - 1) % kinds.length : 0
+    for (const kind of [...kinds.slice(shift), ...kinds.slice(0, shift)]) {
       figures[kind] = await measure(kind, round)
       log(`${name} round ${round}/${settings.rounds} ${kind}: ${brief(name, figures[kind])}`)
     }
@@ -267,7 +270,7 @@ async function main() {
 
   // post-durable: a fresh server (and data directory) for every run (see durable.js).
   if (only.has('post-durable')) {
-    const perRound = await rounds('post-durable', settings, (store) => durableRun(store, settings), STORES)
+    const perRound = await rounds('post-durable', settings, (store) => durableRun(store, settings), STORES, { rotate: true })
     results.workloads['post-durable'] = summarizeAgainst('post-durable', perRound, STORES, REFERENCE)
   }
 

@@ -177,8 +177,8 @@ export function durableMarkdown(results) {
 ${markdownGrid(header, body, 1)}
 
 - The \`post\` load (wrk, ${wrk.connections} connections, ${wrk.seconds} s, ~100-byte bodies over ${postKeys} keys)
-  against our CLI only: in memory, then with \`--data <dir>\` and each \`--fsync\` policy, one after
-  the other in each round. Every run has a fresh server and an empty data directory in the system's
+  against our CLI only: in memory, and with \`--data <dir>\` and each \`--fsync\` policy, one after
+  the other in each round (each round starts one store further on). Every run has a fresh server and an empty data directory in the system's
   temporary directory (on disk, not tmpfs), removed afterwards; a durable run fails unless its log
   holds a record for every POST answered.
 - **× in memory** is the median of the per-round ratios to the memory store's run of that round.
