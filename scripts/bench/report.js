@@ -171,16 +171,22 @@ ${main.length > 0 ? `${markdownGrid(HEADER, main, 2)}\n\n` : ''}${durable ? dura
 /** The post-durable section: its table and how it was measured. */
 export function durableMarkdown(results) {
   const { wrk, postKeys } = results.meta.settings
-  const { header, body } = durableTable(results.workloads['post-durable'])
+  const durable = results.workloads['post-durable']
+  const { header, body } = durableTable(durable)
+  const perRound = durable.kinds
+    .filter((kind) => kind !== durable.reference)
+    .map((kind) => `${STORE_NAMES[kind] ?? kind} ${durable.rounds.map((r) => format(r.ratio[kind].rps, 2)).join(', ')}`)
   return `## Durable storage: POST with \`--data\`
 
 ${markdownGrid(header, body, 1)}
 
+Requests/s × in memory, round by round: ${perRound.join('; ')}.
+
 - The \`post\` load (wrk, ${wrk.connections} connections, ${wrk.seconds} s, ~100-byte bodies over ${postKeys} keys)
-  against our CLI only: in memory, and with \`--data <dir>\` and each \`--fsync\` policy, one after
-  the other in each round (each round starts one store further on). Every run has a fresh server and an empty data directory in the system's
-  temporary directory (on disk, not tmpfs), removed afterwards; a durable run fails unless its log
-  holds a record for every POST answered.
+  against our CLI only: in memory, and with \`--data <dir>\` and each \`--fsync\` policy, one
+  after the other in each round (each round starts one store further on). Every run has a fresh
+  server and an empty data directory in the system's temporary directory (on disk, not tmpfs),
+  removed afterwards; a durable run fails unless its log holds a record for every POST answered.
 - **× in memory** is the median of the per-round ratios to the memory store's run of that round.
   Requests/s: higher is better, so a ratio under 1 is what durability costs; latency and CPU: the
   other way round. The target for \`--fsync always\` is at least 0.5 on requests/s.
