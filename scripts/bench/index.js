@@ -4,12 +4,15 @@
 // alternate (ours, baseline, ours, baseline…) over several rounds and every
 // figure is a median, next to the median of the per-round ratios.
 //
-//   node scripts/bench/index.js [--only get,post,cas,fanout,memory,prefix-snapshot]
+//   node scripts/bench/index.js [--only get,post,post-durable,cas,fanout,memory,prefix-snapshot]
 //     [--rounds N] [--fanout 1000,5000] [--smoke] [--json] [--markdown FILE]
 //
 // Progress goes to stderr; the table (or with --json, the JSON) to stdout;
 // raw figures to scripts/bench/results/latest.json. Exits non-zero when a
 // run lost an event, broke consistency, or left a figure unmeasured.
+//
+// post-durable is the one workload without the baseline: it compares our
+// memory store with our durable store under each fsync policy (durable.js).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -17,6 +20,7 @@ import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { checkProtocol } from './check.js'
 import { contentionRun } from './contention.js'
+import { durableRun, REFERENCE, STORES } from './durable.js'
 import { fanoutRun } from './fanout.js'
 import { casRun, getRun, postRun, seedGet } from './http-workloads.js'
 import { wrkVersion } from './load.js'
@@ -25,7 +29,7 @@ import { fdLimit, log, startServer } from './servers.js'
 import { median, ratio } from './stats.js'
 import { storeRound } from './store-workloads.js'
 
-const WORKLOADS = ['get', 'post', 'cas', 'fanout', 'memory', 'prefix-snapshot', 'contention']
+const WORKLOADS = ['get', 'post', 'post-durable', 'cas', 'fanout', 'memory', 'prefix-snapshot', 'contention']
 const KINDS = ['ours', 'baseline']
 
 /** The full run: about 8 minutes on 2 cores. */
@@ -67,7 +71,8 @@ function parseOptions() {
   if (values.help) {
     process.stdout.write(`Usage: node scripts/bench/index.js [options]
   --only LIST      workloads to run, of ${WORKLOADS.join(',')} (default: all)
-  --rounds N       rounds of each workload, each running ours then the baseline (default 3; 1 with --smoke)
+  --rounds N       rounds of each workload, each running ours then the baseline, or for
+                   post-durable each store (default 3; 1 with --smoke)
   --fanout LIST    subscriber counts for fanout (default 1000,5000,10000; 20 with --smoke)
   --smoke          tiny sizes: checks that everything runs and reports, in under a minute
   --json           print the results as JSON only (progress still goes to stderr)
@@ -91,14 +96,17 @@ function parseOptions() {
 }
 
 /**
- * Runs `measure(kind, round)` for ours then the baseline, round after round,
- * and keeps every round's figures, their ratios, and the medians.
+ * Runs `measure(kind, round)` for each kind (ours then the baseline, unless
+ * told), round after round, and keeps every round's figures. With `rotate`,
+ * each round starts one kind further on, so no kind always runs first or
+ * last (in a warmer or busier machine).
  */
-async function rounds(name, settings, measure) {
+async function rounds(name, settings, measure, kinds = KINDS, { rotate = false } = {}) {
   const all = []
   for (let round = 1; round <= settings.rounds; round++) {
     const figures = {}
-    for (const kind of KINDS) {
+    const shift = rotate ? (round - 1) % kinds.length : 0
+    for (const kind of [...kinds.slice(shift), ...kinds.slice(0, shift)]) {
       figures[kind] = await measure(kind, round)
       log(`${name} round ${round}/${settings.rounds} ${kind}: ${brief(name, figures[kind])}`)
     }
@@ -107,33 +115,63 @@ async function rounds(name, settings, measure) {
   return all
 }
 
-/** One workload's rounds with per-round ratios, and the medians of everything. */
+/** The per-field ratios of two runs' numeric figures. */
+function ratiosOf(workload, figures, reference) {
+  return Object.fromEntries(
+    figuresOf(workload)
+      .map(([field]) => field)
+      .filter((f) => typeof figures[f] === 'number')
+      .map((f) => [f, ratio(figures[f], reference[f])]),
+  )
+}
+
+/** Field by field, the median over rounds (booleans: whether all hold). */
+function medianOf(list) {
+  const out = {}
+  for (const field of Object.keys(list[0])) {
+    const values = list.map((figures) => figures[field])
+    if (values.every((v) => typeof v === 'boolean')) out[field] = values.every(Boolean)
+    else if (values.every((v) => typeof v === 'number' || v === null)) out[field] = median(values)
+  }
+  return out
+}
+
+/** Like medianOf, for ratios: a round without a ratio (null) is left out. */
+function medianRatios(list) {
+  const out = {}
+  for (const field of Object.keys(list[0])) {
+    const values = list.map((r) => r[field]).filter((v) => v !== null)
+    out[field] = values.length ? median(values) : null
+  }
+  return out
+}
+
+/** One workload's rounds with per-round ratios (ours / baseline), and the medians of everything. */
 function summarize(workload, perRound) {
-  const fields = figuresOf(workload).map(([field]) => field)
-  const withRatios = perRound.map((r) => ({
-    ...r,
-    ratio: Object.fromEntries(
-      fields.filter((f) => typeof r.ours[f] === 'number').map((f) => [f, ratio(r.ours[f], r.baseline[f])]),
-    ),
-  }))
-  const medianOf = (pick) => {
-    const out = {}
-    for (const field of Object.keys(perRound[0].ours)) {
-      const values = withRatios.map(pick).map((figures) => figures[field])
-      if (values.every((v) => typeof v === 'boolean')) out[field] = values.every(Boolean)
-      else if (values.every((v) => typeof v === 'number' || v === null)) out[field] = median(values)
-    }
-    return out
-  }
-  const ratioMedians = {}
-  for (const field of Object.keys(withRatios[0].ratio)) {
-    const values = withRatios.map((r) => r.ratio[field]).filter((v) => v !== null)
-    ratioMedians[field] = values.length ? median(values) : null
-  }
+  const withRatios = perRound.map((r) => ({ ...r, ratio: ratiosOf(workload, r.ours, r.baseline) }))
   return {
     rounds: withRatios,
-    median: { ours: medianOf((r) => r.ours), baseline: medianOf((r) => r.baseline), ratio: ratioMedians },
+    median: {
+      ours: medianOf(withRatios.map((r) => r.ours)),
+      baseline: medianOf(withRatios.map((r) => r.baseline)),
+      ratio: medianRatios(withRatios.map((r) => r.ratio)),
+    },
   }
+}
+
+/**
+ * Like summarize, for runs of several kinds against one of them: each round's
+ * ratio holds, per other kind, its figures / the reference's.
+ */
+function summarizeAgainst(workload, perRound, kinds, reference) {
+  const others = kinds.filter((kind) => kind !== reference)
+  const withRatios = perRound.map((r) => ({
+    ...r,
+    ratio: Object.fromEntries(others.map((kind) => [kind, ratiosOf(workload, r[kind], r[reference])])),
+  }))
+  const median = Object.fromEntries(kinds.map((kind) => [kind, medianOf(withRatios.map((r) => r[kind]))]))
+  median.ratio = Object.fromEntries(others.map((kind) => [kind, medianRatios(withRatios.map((r) => r.ratio[kind]))]))
+  return { kinds, reference, rounds: withRatios, median }
 }
 
 /** A progress line's worth of a run's figures. */
@@ -150,9 +188,9 @@ function brief(name, figures) {
 /** What must hold for a run to count; an empty list when all is well. */
 function problems(results) {
   const found = []
-  for (const [workload, { rounds: perRound }] of Object.entries(results.workloads)) {
+  for (const [workload, { rounds: perRound, kinds = KINDS }] of Object.entries(results.workloads)) {
     for (const [index, r] of perRound.entries()) {
-      for (const kind of KINDS) {
+      for (const kind of kinds) {
         const where = `${workload} round ${index + 1} ${kind}`
         for (const [field] of figuresOf(workload)) {
           const value = r[kind][field]
@@ -181,7 +219,7 @@ function problems(results) {
 async function main() {
   const { settings, only, smoke, json, markdownFile } = parseOptions()
   const started = Date.now()
-  const wrk = only.has('get') || only.has('post') ? wrkVersion() : 'wrk not used'
+  const wrk = only.has('get') || only.has('post') || only.has('post-durable') ? wrkVersion() : 'wrk not used'
   const meta = {
     command: ['node', 'scripts/bench/index.js', ...process.argv.slice(2)].join(' '),
     date: new Date().toISOString(),
@@ -228,6 +266,12 @@ async function main() {
     } finally {
       await Promise.all(Object.values(servers).map((server) => server.stop()))
     }
+  }
+
+  // post-durable: a fresh server (and data directory) for every run (see durable.js).
+  if (only.has('post-durable')) {
+    const perRound = await rounds('post-durable', settings, (store) => durableRun(store, settings), STORES, { rotate: true })
+    results.workloads['post-durable'] = summarizeAgainst('post-durable', perRound, STORES, REFERENCE)
   }
 
   // fanout: a fresh server of each kind for every run (see fanout.js).

@@ -18,7 +18,7 @@ const FANOUT = [
 ]
 
 export function figuresOf(workload) {
-  if (workload === 'get' || workload === 'post') return HTTP
+  if (workload === 'get' || workload === 'post' || workload === 'post-durable') return HTTP
   if (workload.startsWith('fanout')) return FANOUT
   if (workload === 'cas') {
     return [
@@ -52,10 +52,11 @@ function format(value, decimals) {
   return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
 }
 
-/** Rows of [workload, figure, ours, baseline, ratio] strings, one per figure. */
+/** Rows of [workload, figure, ours, baseline, ratio] strings, one per figure of the workloads against the baseline. */
 function rows(results) {
   const out = []
-  for (const [workload, { median }] of Object.entries(results.workloads)) {
+  for (const [workload, { median, kinds }] of Object.entries(results.workloads)) {
+    if (kinds) continue // against a reference of its own: see durableRows
     for (const [index, [field, label, decimals, { ratio = true } = {}]] of figuresOf(workload).entries()) {
       out.push([
         index === 0 ? workload : '',
@@ -71,12 +72,47 @@ function rows(results) {
 
 const HEADER = ['workload', 'figure', 'ours', 'baseline', 'ours / baseline']
 
+/** How each store of post-durable is named in its table. */
+const STORE_NAMES = { memory: 'in memory', always: '--fsync always', interval: '--fsync interval', never: '--fsync never' }
+
+/** The post-durable table: one row per store, each figure beside its ratio to the reference (the memory store). */
+function durableTable({ kinds, reference, median }) {
+  const header = ['store']
+  for (const [, label] of HTTP) header.push(label, `× ${STORE_NAMES[reference] ?? reference}`)
+  const body = kinds.map((kind) => {
+    const row = [STORE_NAMES[kind] ?? kind]
+    for (const [field, , decimals] of HTTP) {
+      row.push(format(median[kind][field], decimals), kind === reference ? '1.00' : format(median.ratio[kind][field], 2))
+    }
+    return row
+  })
+  return { header, body }
+}
+
+/** A plain-text table: the first `names` columns left-aligned, numbers right-aligned. */
+function grid(header, body, names) {
+  const all = [header, ...body]
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)))
+  const line = (row) => row.map((cell, c) => (c < names ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+}
+
+/** A Markdown table: the first `names` columns left-aligned, numbers right-aligned. */
+function markdownGrid(header, body, names) {
+  const align = header.map((_, c) => (c < names ? '---' : '--:'))
+  return [header, align, ...body].map((row) => `| ${row.join(' | ')} |`).join('\n')
+}
+
 export function table(results) {
-  const all = [HEADER, ...rows(results)]
-  const widths = HEADER.map((_, c) => Math.max(...all.map((row) => row[c].length)))
-  // Numbers right-aligned, names left-aligned.
-  const line = (row) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
-  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)].join('\n')
+  const parts = []
+  const main = rows(results)
+  if (main.length > 0) parts.push(grid(HEADER, main, 2))
+  const durable = results.workloads['post-durable']
+  if (durable) {
+    const { header, body } = durableTable(durable)
+    parts.push(`post-durable (POST, ours only: each store / the memory store)\n${grid(header, body, 1)}`)
+  }
+  return parts.join('\n\n')
 }
 
 /** How busy the machine was (other work shares its cores): the 1-minute load average at start and end. */
@@ -86,7 +122,8 @@ export function markdown(results) {
   const { meta } = results
   const { wrk, postKeys, cas, fanout, store } = meta.settings
   const keys = store.keys.toLocaleString('en-US')
-  const body = rows(results).map((row) => `| ${row.join(' | ')} |`)
+  const main = rows(results)
+  const durable = results.workloads['post-durable']
   return `# AtomKV benchmark results
 
 - command: \`${meta.command}\` (\`pnpm bench\` runs \`pnpm build\`, then this)
@@ -94,11 +131,7 @@ export function markdown(results) {
 - date: ${meta.date}; ${meta.rounds} rounds, ${meta.seconds} s; open-file limit ${meta.fdLimit}${load(meta)}
 - raw figures of every round: \`scripts/bench/results/${meta.smoke ? 'latest-smoke.json' : 'latest.json'}\` after a run
 
-| ${HEADER.join(' | ')} |
-|---|---|--:|--:|--:|
-${body.join('\n')}
-
-## How to read it
+${main.length > 0 ? `${markdownGrid(HEADER, main, 2)}\n\n` : ''}${durable ? durableMarkdown(results) : ''}## How to read it
 
 - **ours** is the \`atomkv\` CLI (\`server/dist/cli.js\`, in-memory store). **baseline** is
   \`scripts/bench/baseline.js\`: the same protocol on bare \`node:http\`, without our features
@@ -132,5 +165,31 @@ ${body.join('\n')}
   retrying from the value a 409 carries); **baseline** is a hand-written GET → PUT loop with the same
   jittered backoff. Requests counted at the clients; the time is until every update settled. The
   target for ours is at most 0.2 of the loop's requests and time.
+`
+}
+
+/** The post-durable section: its table and how it was measured. */
+export function durableMarkdown(results) {
+  const { wrk, postKeys } = results.meta.settings
+  const durable = results.workloads['post-durable']
+  const { header, body } = durableTable(durable)
+  const perRound = durable.kinds
+    .filter((kind) => kind !== durable.reference)
+    .map((kind) => `${STORE_NAMES[kind] ?? kind} ${durable.rounds.map((r) => format(r.ratio[kind].rps, 2)).join(', ')}`)
+  return `## Durable storage: POST with \`--data\`
+
+${markdownGrid(header, body, 1)}
+
+Requests/s × in memory, round by round: ${perRound.join('; ')}.
+
+- The \`post\` load (wrk, ${wrk.connections} connections, ${wrk.seconds} s, ~100-byte bodies over ${postKeys} keys)
+  against our CLI only: in memory, and with \`--data <dir>\` and each \`--fsync\` policy, one
+  after the other in each round (each round starts one store further on). Every run has a fresh
+  server and an empty data directory in the system's temporary directory (on disk, not tmpfs),
+  removed afterwards; a durable run fails unless its log holds a record for every POST answered.
+- **× in memory** is the median of the per-round ratios to the memory store's run of that round.
+  Requests/s: higher is better, so a ratio under 1 is what durability costs; latency and CPU: the
+  other way round. The target for \`--fsync always\` is at least 0.5 on requests/s.
+
 `
 }

@@ -114,9 +114,10 @@ function answers(port) {
 /**
  * Starts one server of a kind ('ours' or 'baseline') on 127.0.0.1 and a free
  * port; resolves once it answers HTTP. Limits are raised so they never
- * interfere with a workload.
+ * interfere with a workload. `args` go to ours after those (e.g. `--data`);
+ * `label` names it in progress lines and errors (default: the kind).
  */
-export async function startServer(kind) {
+export async function startServer(kind, { args: extra = [], label = kind } = {}) {
   if (kind === 'ours' && !existsSync(OURS_CLI)) {
     throw new Error(`${OURS_CLI} is missing: run \`pnpm build\` first (\`pnpm bench\` does)`)
   }
@@ -124,7 +125,7 @@ export async function startServer(kind) {
   const addr = `127.0.0.1:${port}`
   const args =
     kind === 'ours'
-      ? [OURS_CLI, '--addr', addr, '--max-streams', '1000000', '--max-streams-per-client', '0', '--max-keys', '10000000']
+      ? [OURS_CLI, '--addr', addr, '--max-streams', '1000000', '--max-streams-per-client', '0', '--max-keys', '10000000', ...extra]
       : [BASELINE, '--addr', addr]
   const child = spawnLimited(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
@@ -134,20 +135,20 @@ export async function startServer(kind) {
 
   const deadline = Date.now() + 15_000
   for (;;) {
-    if (exited) throw new Error(`${kind} server exited (${exited.code ?? exited.signal}) before answering:\n${stderr}`)
+    if (exited) throw new Error(`${label} server exited (${exited.code ?? exited.signal}) before answering:\n${stderr}`)
     if (await answers(port)) break
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`${kind} server did not answer on ${addr} within 15 s:\n${stderr}`)
+      throw new Error(`${label} server did not answer on ${addr} within 15 s:\n${stderr}`)
     }
     await sleep(25)
   }
   // The figures are read from /proc/<pid>: make sure that pid is node itself.
   const comm = readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim()
-  if (comm !== 'node') throw new Error(`pid ${child.pid} of the ${kind} server is "${comm}", not node`)
+  if (comm !== 'node') throw new Error(`pid ${child.pid} of the ${label} server is "${comm}", not node`)
 
   return {
-    kind,
+    kind: label,
     pid: child.pid,
     port,
     url: `http://${addr}`,
