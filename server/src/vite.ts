@@ -2,12 +2,13 @@
 // `vite preview`, under one base path, with a virtual module that hands the
 // app its URL and a ready client. No second process, no port to configure.
 
+import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ClientOptions } from '@atomkv/client'
 import { INSPECT_PATH } from '@atomkv/client/protocol'
-import type { Plugin, PreviewServer, ViteDevServer } from 'vite'
+import { loadEnv, type Plugin, type PreviewServer, type ResolvedConfig, type ViteDevServer } from 'vite'
 import { type AtomKV, createAtomKV } from './app.js'
 import { type FileStore, fileStore, type FsyncPolicy } from './file-store.js'
 import { type CorsOrigins, checkOrigins } from './cors.js'
@@ -35,6 +36,16 @@ export interface AtomKVPluginOptions extends AtomKVOptions {
   fsync?: FsyncPolicy
   /** With `persist`: the log is compacted into a snapshot past this many bytes. Default 64 MiB. */
   compactAfterBytes?: number
+  /**
+   * The service `virtual:atomkv` points the app at in `vite build`: an
+   * absolute URL (`https://kv.example.com`, a standalone `atomkv`) or a path
+   * on the page's own origin (`/kv`, behind the same proxy as the app).
+   * Default: `ATOMKV_URL`, else `VITE_ATOMKV_URL`, from the environment or
+   * Vite's `.env` files at build time; else the mounted base (`/__atomkv` of
+   * the page's origin, which `vite preview` serves). The dev server always
+   * uses its mounted service.
+   */
+  url?: string
   /** Options of the client `virtual:atomkv` exports, such as `{ shareAcrossTabs: true }`. Written into the module as JSON (a `token` function cannot be: make your own client for that). */
   client?: Omit<ClientOptions, 'url' | 'fetch' | 'token'> & { token?: string }
   /**
@@ -68,9 +79,10 @@ interface Running {
 }
 
 export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
-  const { base: rawBase = DEFAULT_BASE, seed, persist, fsync, compactAfterBytes, client = {}, corsOrigins, ...serviceOptions } =
+  const { base: rawBase = DEFAULT_BASE, url, seed, persist, fsync, compactAfterBytes, client = {}, corsOrigins, ...serviceOptions } =
     options
   checkOrigins(corsOrigins)
+  if (url !== undefined) checkUrl(url, 'url')
   const base = '/' + rawBase.replace(/^\/+|\/+$/g, '')
   if (base === '/') throw new TypeError('atomkv: base must be a path below the root, such as /__atomkv')
   if (persist && serviceOptions.store) throw new TypeError('atomkv: persist cannot be used with a custom store')
@@ -79,6 +91,9 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
   let running: Promise<Running> | undefined
   /** Vite's root: relative `seed` and `persist` paths are read from there. */
   let root = process.cwd()
+  /** Where the built app finds the service (`url`, the environment, or `base`); the dev server always uses `base`. */
+  let target: string | undefined
+  let config: ResolvedConfig | undefined
   /** The dev server (or preview server) once mounted: its URLs are the app's own origins. */
   let mounted: ViteDevServer | PreviewServer | undefined
   const extra = corsOrigins === undefined || corsOrigins === '*' || typeof corsOrigins === 'function' ? undefined : new Set(corsOrigins)
@@ -151,8 +166,18 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
 
   return {
     name: 'atomkv',
-    configResolved(config) {
-      root = config.root
+    config(user, { command }) {
+      if (command !== 'serve') return undefined
+      // The virtual module imports the client, which Vite's scan of the app's
+      // sources cannot see: without this, the first page load finds it late,
+      // re-optimizes and reloads the page. The adapters, when the app has them,
+      // join it in one pre-bundle so they share one copy of the client.
+      return { optimizeDeps: { include: optimizable(resolve(user.root ?? process.cwd())) } }
+    },
+    configResolved(resolved) {
+      config = resolved
+      root = resolved.root
+      if (resolved.command === 'build') target = url ?? urlFromEnv(resolved) ?? base
     },
     configureServer: mount,
     configurePreviewServer: mount,
@@ -167,16 +192,58 @@ export function atomkv(options: AtomKVPluginOptions = {}): Plugin {
     },
     load(id) {
       if (id !== RESOLVED_ID) return undefined
+      if (target !== undefined && config) {
+        const where = target === base ? `${base} of the page's origin (set the plugin's url, or ATOMKV_URL, to use another)` : target
+        config.logger.info(`AtomKV: the app uses the service at ${where}`)
+      }
       return [
         `import { createClient } from '@atomkv/client'`,
         `const here = typeof location === 'undefined' ? ${JSON.stringify(origin + '/')} : location.href`,
         `/** The service's absolute URL, such as http://localhost:5173${base}. */`,
-        `export const url = new URL(${JSON.stringify(base)}, here).href`,
+        `export const url = new URL(${JSON.stringify(target ?? base)}, here).href.replace(/\\/+$/, '')`,
         `/** A client of the service, shared by the whole app. */`,
         `export const client = createClient({ ...${JSON.stringify(client)}, url })`,
       ].join('\n')
     },
   }
+}
+
+/** `ATOMKV_URL`, else `VITE_ATOMKV_URL`, from the environment or the `.env` files of the build's mode. */
+function urlFromEnv(config: ResolvedConfig): string | undefined {
+  // The process environment wins over the files, as for Vite's own variables.
+  const env = loadEnv(config.mode, config.envDir, ['ATOMKV_URL', 'VITE_ATOMKV_URL'])
+  for (const name of ['ATOMKV_URL', 'VITE_ATOMKV_URL']) {
+    const value = env[name]
+    if (value) return checkUrl(value, name)
+  }
+  return undefined
+}
+
+/** An absolute http(s) URL, or a path on the page's origin; anything else throws, naming where it came from. */
+function checkUrl(url: string, source: string): string {
+  if (url.startsWith('/') && !url.startsWith('//')) return url
+  let protocol: string | undefined
+  try {
+    protocol = new URL(url).protocol
+  } catch {
+    // Not absolute: refused below.
+  }
+  if (protocol === 'http:' || protocol === 'https:') return url
+  throw new TypeError(`atomkv: ${source} ${JSON.stringify(url)} must be an http(s) URL, such as https://kv.example.com, or a path such as /kv`)
+}
+
+/** Our packages the app can import, for `optimizeDeps.include`: each found in a node_modules above `root`. */
+function optimizable(root: string): string[] {
+  const has = (name: string) => {
+    for (let dir = root; ; dir = dirname(dir)) {
+      if (existsSync(join(dir, 'node_modules', name, 'package.json'))) return true
+      if (dirname(dir) === dir) return false
+    }
+  }
+  // Without its own copy, the app gets the client through this plugin's package.
+  const include = [has('@atomkv/client') ? '@atomkv/client' : '@atomkv/server > @atomkv/client']
+  for (const adapter of ['@atomkv/react', '@atomkv/svelte']) if (has(adapter)) include.push(adapter)
+  return include
 }
 
 /** The URLs Vite resolved for the server (local and network) and `server.origin`, as origins. */
