@@ -111,3 +111,36 @@ export async function getKey(base: string, key: string): Promise<unknown> {
   const response = await fetch(base + key)
   return response.status === 404 ? undefined : ((await response.json()) as unknown)
 }
+
+const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' }
+
+/** Serves the files under `dir` as a static host would (a built app), on `port` or a free one. */
+export async function serveDir(dir: string, port = 0): Promise<{ url: string; close(): Promise<void> }> {
+  const { readFile } = await import('node:fs/promises')
+  const { extname, join, normalize } = await import('node:path')
+  const server: Server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
+    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path)
+    readFile(file).then(
+      (body) => {
+        res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' })
+        res.end(body)
+      },
+      () => {
+        res.writeHead(404)
+        res.end()
+      },
+    )
+  })
+  server.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  const { port: chosen } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${chosen}/`,
+    async close() {
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
