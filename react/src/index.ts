@@ -1,3 +1,8 @@
+'use client'
+// The provider and the hooks run in the browser: the directive marks this entry
+// as client code for React Server Components (the Next.js App Router), so a
+// server component can render <AtomKVProvider> around its client components.
+
 export { AtomKVProvider, useAtomKVClient, type AtomKVProviderProps } from './context.js'
 export { useAtomKV, type UseAtomKVOptions, type UseAtomKVResult } from './use-atomkv.js'
 export { useAtomKVPrefix } from './use-atomkv-prefix.js'
