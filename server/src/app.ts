@@ -2,6 +2,7 @@
 // CORS on every answer, and short text/plain errors that never touch data.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import {
   HEADER,
   HEALTH_PATH,
@@ -14,12 +15,12 @@ import {
   STATS_PATH,
   STREAM_PATH,
 } from '@atomkv/client/protocol'
-import { H3, type H3Event, type NodeHandler } from 'h3'
+import { H3, type H3Event } from 'h3'
 import { toNodeHandler } from 'srvx/node'
 import { readJSON } from './body.js'
 import { flag, parseRevision, pathOf } from './request.js'
 import { type Admit, type Answered, guardURL, methods, statusOf } from './routing.js'
-import { Gate } from './access.js'
+import { Gate } from './gate.js'
 import { corsPolicy } from './cors.js'
 import { clientBundle } from './client-bundle.js'
 import { INSPECTOR_OFF, INSPECTOR_PATHS, inspectorFile } from './inspector.js'
@@ -59,9 +60,15 @@ export interface AtomKVStats {
   backlog: { events: number; bytes: number }
 }
 
+/** A Node `(req, res)` handler, for HTTP/1 and HTTP/2 servers. */
+export type NodeHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => unknown
+
 export interface AtomKV {
-  /** The h3 app, to mount in a larger one. */
-  readonly app: H3
+  /**
+   * The h3 app, to mount in a larger one (`new H3().mount('/kv', atomkv.app)`).
+   * Typed by what mounting needs, so that our declarations do not pull in h3's.
+   */
+  readonly app: { fetch(request: Request): Response | Promise<Response> }
   /** The service as a fetch handler. */
   readonly fetch: (request: Request) => Promise<Response>
   /** The service as a Node `(req, res)` handler, for `http.createServer` or connect-style middleware stacks. */

@@ -3,7 +3,9 @@
 // original's: one constant header list, nothing looked at per request.
 
 import { EXPOSED_HEADERS, EXPOSED_HEADERS_WITH_ACCESS } from '@atomkv/client/protocol'
-import type { HeaderPairs } from './reply.js'
+
+/** Header names and values, alternating, as Node's `writeHead` takes them. */
+export type HeaderPairs = readonly string[]
 
 /**
  * Origins a browser page may use the service from: `'*'` any (the default),

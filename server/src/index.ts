@@ -1,4 +1,4 @@
-export { createAtomKV, type AtomKV, type AtomKVStats } from './app.js'
+export { createAtomKV, type AtomKV, type AtomKVStats, type NodeHandler } from './app.js'
 export { serve, type AtomKVServer, type ServeOptions } from './serve.js'
 export type { AtomKVOptions, Logger, RequestLogEntry } from './options.js'
 export { REMOVED, StoreFullError, StoreWriteError, type Change, type ChangeListener, type DeleteResult, type Entry, type Store, type StoreHistory, type Write } from './store.js'

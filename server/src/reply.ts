@@ -8,15 +8,14 @@
 import type { ServerResponse } from 'node:http'
 import type { H3Event } from 'h3'
 import { FastResponse } from 'srvx'
-import { CORS_HEADERS } from './cors.js'
+import { CORS_HEADERS, type HeaderPairs } from './cors.js'
 
 /** h3's marker for "the handler has written the response itself". */
 export const HANDLED: unique symbol = Symbol.for('h3.handled') as never
 
 export type Reply = Response | typeof HANDLED
 
-/** Header names and values, alternating, as Node's `writeHead` takes them. */
-export type HeaderPairs = readonly string[]
+export type { HeaderPairs } from './cors.js'
 
 export { CORS_HEADERS }
 

@@ -14,7 +14,7 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
  * and with it the URL, before its own error handling runs, so such a request
  * would otherwise end as a bare 500 without CORS headers.
  */
-export function guardURL(app: H3, cors: HeaderPairs = CORS_HEADERS): (request: Request) => Response | Promise<Response> {
+export function guardURL(app: Pick<H3, 'fetch'>, cors: HeaderPairs = CORS_HEADERS): (request: Request) => Response | Promise<Response> {
   return (request) => {
     try {
       return app.fetch(request)
