@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pnpm test`: build, type-check, unit tests (Vitest), then end-to-end tests
+// `pnpm test`: build, type-check (packages, then every README fragment), check
+// the packed tarballs as a user would get them, unit tests (Vitest), then end-to-end tests
 // (Playwright) when the e2e package has any. Ends with one line
 // `N passed, M failed` summing both runners, and a non-zero exit on any failure.
 import { spawnSync } from 'node:child_process'
@@ -28,6 +29,8 @@ let skipped = 0
 
 if (step('build', run('pnpm', ['build']))) {
   step('typecheck', run('pnpm', ['typecheck']))
+  step('README fragments', run('node', ['scripts/check-readme.js']))
+  step('packages', run('node', ['scripts/check-packages.js']))
 
   const vitestJSON = join(out, 'vitest.json')
   step(
