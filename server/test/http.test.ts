@@ -322,7 +322,13 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       })
       expect(response.status, path).toBe(200)
       expectCors(response)
+      // Browsers may cache the preflight for a day.
+      expect(response.headers.get('access-control-max-age'), path).toBe('86400')
+      expect(await response.text(), path).toBe('')
     }
+    const allowed = async (path: string) => (await fetch(url + path, { method: 'OPTIONS' })).headers.get('allow')
+    expect(await allowed('/a')).toBe('GET, POST, PUT, DELETE, OPTIONS')
+    expect(await allowed('/.stats')).toBe('GET, OPTIONS')
   })
 
   it('answers other methods with 405 and the right Allow header', async () => {
@@ -338,6 +344,7 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       const response = await fetch(url + path, { method })
       expect(response.status, `${method} ${path}`).toBe(405)
       expect(response.headers.get('allow')).toBe(allow)
+      expect(await response.text()).toBe(`${method} is not allowed here; allowed: ${allow}`)
       expectCors(response)
     }
   })
