@@ -91,6 +91,11 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
       const response = await put(url, '/r', 'changed', bad)
       expect(response.status, `X-Revision ${JSON.stringify(bad)}`).toBe(400)
     }
+    const named = await put(url, '/r', 'changed', 'abc')
+    expect(await named.text()).toBe('X-Revision "abc" is not an integer; PUT needs the next revision number')
+    // A huge header is quoted shortened: it cannot bloat the answer.
+    const long = await put(url, '/r', 'changed', 'x'.repeat(5000))
+    expect(await long.text()).toBe(`X-Revision "${'x'.repeat(80)}…" is not an integer; PUT needs the next revision number`)
     const read = await fetch(`${url}/r`)
     expect(await read.json()).toBe('kept')
     expect(read.headers.get('x-revision')).toBe('0')
