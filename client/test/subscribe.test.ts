@@ -245,4 +245,39 @@ describe('subscribe', () => {
     await expect(first).rejects.toMatchObject({ code: 'aborted' })
     expect(await second).toEqual({ done: true, value: undefined })
   })
+
+  it('counts only unread entries against maxQueue', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 3 })
+    const sub = await holding(kv, '/q', 3)
+    expect(await take(sub, 1)).toEqual([['/q', 0, 0]])
+    let seen = -1
+    kv.watch<number>('/q', (event) => event.type === 'value' && (seen = event.revision))
+    await kv.set('/q', 3) // three unread again: within the bound
+    await waitFor(() => seen === 3, 'the fourth write to reach the client')
+    expect(await take(sub, 3)).toEqual([1, 2, 3].map((i) => ['/q', i, i]))
+  })
+
+  it('yields a long backlog in order as it reads it down', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 5000 })
+    const sub = kv.subscribe<number>('/long')
+    await sub.ready
+    let seen = -1
+    kv.watch<number>('/long', (event) => event.type === 'value' && (seen = event.revision))
+    await pool(2100, 8, (i) => kv.set('/long', i))
+    await waitFor(() => seen === 2099, 'the 2100 writes to reach the client')
+    const entries = await take(sub, 2100) // more than 1024 read: the queue compacts on the way
+    expect(entries.map(([, , revision]) => revision)).toEqual(Array.from({ length: 2100 }, (_, i) => i))
+  })
+
+  it('keeps the entries before an overflow when its signal fires afterwards', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 2 })
+    const controller = new AbortController()
+    const sub = await holding(kv, '/o', 3, { signal: controller.signal })
+    controller.abort() // the subscription had already ended with its overflow
+    expect(await take(sub, 2)).toEqual([['/o', 0, 0], ['/o', 1, 1]])
+    await expect(sub.next()).rejects.toMatchObject({ code: 'overflow' })
+  })
 })
