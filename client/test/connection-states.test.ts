@@ -207,6 +207,26 @@ describe('connection states', () => {
     expect(clock.pending().map(Math.round)).toEqual([100]) // it worked: the backoff starts over
   })
 
+  it('a change of paths while reconnecting keeps the status reconnecting', async () => {
+    const { clock, connection, statuses, streams } = scriptedConnection()
+    connection.add(recorded('/a').spec)
+    await clock.advance(0)
+    streams[0]!.open().ready('/a:0')
+    await settle()
+    streams[0]!.end()
+    await settle()
+    await clock.advance(1000) // the backoff's delay: the retry is under way
+    expect(streams).toHaveLength(2)
+    connection.add(recorded('/b').spec) // before its answer: the retry is reopened with both paths
+    await clock.advance(0)
+    expect(streams).toHaveLength(3)
+    expect(connection.state).toBe('connecting')
+    expect(statuses).toEqual(['connecting', 'open', 'reconnecting'])
+    streams[2]!.open().ready('/a:0')
+    await settle()
+    expect(statuses).toEqual(['connecting', 'open', 'reconnecting', 'open'])
+  })
+
   it("takes the server's retry: as the backoff's base", async () => {
     ceilingJitter()
     const { clock, connection, streams } = scriptedConnection() // 100 ms doubling to 1 s

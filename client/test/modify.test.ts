@@ -55,7 +55,7 @@ describe('modify', () => {
       controller.abort(new Error('stop'))
       return n! + 1
     }, { signal: controller.signal })
-    await expect(aborted).rejects.toMatchObject({ code: 'aborted', key: '/k' })
+    await expect(aborted).rejects.toMatchObject({ code: 'aborted', key: '/k', message: '/k: aborted' })
     expect(await kv.get('/k')).toEqual([1, 0])
 
     counter.requests.length = 0
@@ -155,5 +155,8 @@ describe('modify', () => {
     const boom = new Error('boom')
     await expect(kv.modify('/k', () => { throw boom })).rejects.toBe(boom)
     await expect(kv.modify('/k', () => 1, { maxAttempts: 0 })).rejects.toThrow(RangeError)
+    await expect(kv.modify('/k', () => 1, { maxAttempts: 1.5 })).rejects.toThrow(
+      'maxAttempts must be a positive integer, not 1.5',
+    )
   })
 })

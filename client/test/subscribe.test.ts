@@ -89,7 +89,11 @@ describe('subscribe', () => {
     expect(await take(sub, 5)).toEqual([0, 1, 2, 3, 4].map((i) => ['/fast', i, i]))
     const error = await sub.next().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(AtomKVError)
-    expect(error).toMatchObject({ code: 'overflow', key: '/fast' })
+    expect(error).toMatchObject({
+      code: 'overflow',
+      key: '/fast',
+      message: '/fast: the subscriber fell more than 5 writes behind; later writes were not delivered',
+    })
     expect(await sub.next()).toEqual({ done: true, value: undefined })
   })
 
@@ -152,5 +156,128 @@ describe('subscribe', () => {
     expect(await sub.next()).toEqual({ done: true, value: undefined })
     expect(await pending).toEqual({ done: true, value: undefined })
     await waitFor(() => server.atomkv.stats().streams === 0, 'the stream to close')
+  })
+
+  /** A subscription on `path` holding `count` writes it has not yielded yet. */
+  async function holding(kv: ReturnType<typeof startClient>, path: string, count: number, options = {}) {
+    const sub = kv.subscribe<number>(path, options)
+    await sub.ready
+    // A watch on the same client hears each write in the same pass that queues it for the iterator.
+    let seen = -1
+    kv.watch<number>(path, (event) => event.type === 'value' && (seen = event.revision))
+    for (let i = 0; i < count; i++) await kv.set(path, i)
+    await waitFor(() => seen === count - 1, `the ${count} writes to reach the client`)
+    return sub
+  }
+
+  it('drops what it holds on return(), and unsubscribes', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = await holding(kv, '/r', 3)
+    expect(await sub.return!()).toEqual({ done: true, value: undefined })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+    await waitFor(() => server.atomkv.stats().subscriptions === 1, 'only the watch left on the stream')
+  })
+
+  it('throw() ends it as return() does and rejects with the error it was given', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = await holding(kv, '/t', 2)
+    const boom = new Error('boom')
+    await expect(sub.throw!(boom)).rejects.toBe(boom)
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+    await waitFor(() => server.atomkv.stats().subscriptions === 1, 'only the watch left on the stream')
+  })
+
+  it('drops what it holds on abort: the next read rejects with aborted, then it is done', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const controller = new AbortController()
+    const sub = await holding(kv, '/a', 2, { signal: controller.signal })
+    const reason = new Error('enough')
+    controller.abort(reason)
+    const error = await sub.next().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AtomKVError)
+    expect(error).toMatchObject({ code: 'aborted', key: '/a', message: '/a: subscription aborted', cause: reason })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+    await waitFor(() => server.atomkv.stats().subscriptions === 1, 'only the watch left on the stream')
+  })
+
+  it('with a signal already aborted: subscribes to nothing, and rejects its ready and its first read', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe('/never', { signal: AbortSignal.abort() })
+    await expect(sub.ready).rejects.toMatchObject({ code: 'aborted', key: '/never' })
+    await expect(sub.next()).rejects.toMatchObject({ code: 'aborted', key: '/never' })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+    expect(kv.status).toBe('closed') // nothing watched: no stream
+    expect(server.atomkv.stats().streams).toBe(0)
+  })
+
+  it('on a closed client: rejects its ready and its first read with closed, then is done', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    kv.close()
+    const sub = kv.subscribe('/late')
+    await expect(sub.ready).rejects.toMatchObject({ code: 'closed' })
+    await expect(sub.next()).rejects.toMatchObject({ code: 'closed' })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+  })
+
+  it('rejects its ready with closed when the client closes before the stream is ready', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const sub = kv.subscribe('/soon')
+    kv.close() // the stream opens on the next tick: this comes first
+    await expect(sub.ready).rejects.toMatchObject({ code: 'closed', message: 'the subscription ended before it was ready' })
+    expect(await sub.next()).toEqual({ done: true, value: undefined })
+  })
+
+  it('hands an error to one waiting reader; the others are done', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url)
+    const controller = new AbortController()
+    const sub = kv.subscribe('/w', { signal: controller.signal })
+    await sub.ready
+    const first = sub.next()
+    const second = sub.next()
+    controller.abort()
+    await expect(first).rejects.toMatchObject({ code: 'aborted' })
+    expect(await second).toEqual({ done: true, value: undefined })
+  })
+
+  it('counts only unread entries against maxQueue', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 3 })
+    const sub = await holding(kv, '/q', 3)
+    expect(await take(sub, 1)).toEqual([['/q', 0, 0]])
+    let seen = -1
+    kv.watch<number>('/q', (event) => event.type === 'value' && (seen = event.revision))
+    await kv.set('/q', 3) // three unread again: within the bound
+    await waitFor(() => seen === 3, 'the fourth write to reach the client')
+    expect(await take(sub, 3)).toEqual([1, 2, 3].map((i) => ['/q', i, i]))
+  })
+
+  it('yields a long backlog in order as it reads it down', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 5000 })
+    const sub = kv.subscribe<number>('/long')
+    await sub.ready
+    let seen = -1
+    kv.watch<number>('/long', (event) => event.type === 'value' && (seen = event.revision))
+    await pool(2100, 8, (i) => kv.set('/long', i))
+    await waitFor(() => seen === 2099, 'the 2100 writes to reach the client')
+    const entries = await take(sub, 2100) // more than 1024 read: the queue compacts on the way
+    expect(entries.map(([, , revision]) => revision)).toEqual(Array.from({ length: 2100 }, (_, i) => i))
+  })
+
+  it('keeps the entries before an overflow when its signal fires afterwards', async () => {
+    const server = await startServer()
+    const kv = startClient(server.url, { maxQueue: 2 })
+    const controller = new AbortController()
+    const sub = await holding(kv, '/o', 3, { signal: controller.signal })
+    controller.abort() // the subscription had already ended with its overflow
+    expect(await take(sub, 2)).toEqual([['/o', 0, 0], ['/o', 1, 1]])
+    await expect(sub.next()).rejects.toMatchObject({ code: 'overflow' })
   })
 })

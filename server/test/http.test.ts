@@ -91,6 +91,11 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
       const response = await put(url, '/r', 'changed', bad)
       expect(response.status, `X-Revision ${JSON.stringify(bad)}`).toBe(400)
     }
+    const named = await put(url, '/r', 'changed', 'abc')
+    expect(await named.text()).toBe('X-Revision "abc" is not an integer; PUT needs the next revision number')
+    // A huge header is quoted shortened: it cannot bloat the answer.
+    const long = await put(url, '/r', 'changed', 'x'.repeat(5000))
+    expect(await long.text()).toBe(`X-Revision "${'x'.repeat(80)}…" is not an integer; PUT needs the next revision number`)
     const read = await fetch(`${url}/r`)
     expect(await read.json()).toBe('kept')
     expect(read.headers.get('x-revision')).toBe('0')
@@ -322,7 +327,13 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       })
       expect(response.status, path).toBe(200)
       expectCors(response)
+      // Browsers may cache the preflight for a day.
+      expect(response.headers.get('access-control-max-age'), path).toBe('86400')
+      expect(await response.text(), path).toBe('')
     }
+    const allowed = async (path: string) => (await fetch(url + path, { method: 'OPTIONS' })).headers.get('allow')
+    expect(await allowed('/a')).toBe('GET, POST, PUT, DELETE, OPTIONS')
+    expect(await allowed('/.stats')).toBe('GET, OPTIONS')
   })
 
   it('answers other methods with 405 and the right Allow header', async () => {
@@ -338,6 +349,7 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       const response = await fetch(url + path, { method })
       expect(response.status, `${method} ${path}`).toBe(405)
       expect(response.headers.get('allow')).toBe(allow)
+      expect(await response.text()).toBe(`${method} is not allowed here; allowed: ${allow}`)
       expectCors(response)
     }
   })

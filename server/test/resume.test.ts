@@ -193,6 +193,21 @@ describe.each(TRANSPORTS)('initial state (%s)', (transport) => {
     ])
   })
 
+  it('reads initial as off when it is 0, false or no (any case), and on when present with any other value', async () => {
+    const { url } = await startServer()
+    const cases = [['initial=0', false], ['initial=FALSE', false], ['initial=No', false], ['initial', true], ['initial=yes', true]] as const
+    for (const [i, [query, snapshot]] of cases.entries()) {
+      await set(url, '/flag', 'before')
+      const stream = await SSEClient.open(`${url}/flag?${query}`)
+      await set(url, '/flag', 'after') // a key stream without its snapshot gets only this
+      await stream.waitForEvents(snapshot ? 3 : 1)
+      const ids = stream.events.map((event) => `${event.event ?? 'write'} ${event.id}`)
+      const live = `write /flag:${2 * i + 1}`
+      expect(ids, query).toEqual(snapshot ? [`write /flag:${2 * i}`, `ready /flag:${2 * i}`, live] : [live])
+      stream.close()
+    }
+  })
+
   it('sends ready with an empty id when nothing was ever written', async () => {
     const { url } = await startServer()
     const stream = await SSEClient.open(`${url}/.stream?sub=/e&initial`)

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { Backlog } from '../src/backlog.js'
+import { Fifo } from '../src/fifo.js'
 import { Hub } from '../src/hub.js'
 import { MemoryStore } from '../src/memory-store.js'
 import type { Store } from '../src/store.js'
@@ -52,6 +53,39 @@ describe('SSE frames', () => {
     expect(acceptsEventStream('text/event-streams')).toBe(false)
     expect(acceptsEventStream('*/*')).toBe(false)
     expect(acceptsEventStream(null)).toBe(false)
+  })
+})
+
+describe('Fifo', () => {
+  it('gives items back first in first out, with size, empty, at() and last()', () => {
+    const fifo = new Fifo<string>()
+    expect([fifo.size, fifo.empty, fifo.shift(), fifo.last(), fifo.at(0)]).toEqual([0, true, undefined, undefined, undefined])
+    for (const item of ['a', 'b', 'c']) fifo.push(item)
+    expect([fifo.size, fifo.empty]).toEqual([3, false])
+    expect([fifo.at(-1), fifo.at(0), fifo.at(2), fifo.at(3), fifo.last()]).toEqual([undefined, 'a', 'c', undefined, 'c'])
+    expect(fifo.shift()).toBe('a')
+    expect([fifo.size, fifo.at(0), fifo.at(1), fifo.at(2)]).toEqual([2, 'b', 'c', undefined])
+    expect([...fifo]).toEqual(['b', 'c'])
+    fifo.clear()
+    expect([fifo.size, fifo.empty, [...fifo]]).toEqual([0, true, []])
+  })
+
+  it('keeps its order and indexes across compaction and after running empty', () => {
+    const fifo = new Fifo<number>()
+    let next = 0
+    let expected = 0
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3000; i++) fifo.push(next++)
+      for (let i = 0; i < 2500; i++) expect(fifo.shift()).toBe(expected++)
+      expect(fifo.size).toBe(next - expected)
+      expect(fifo.at(0)).toBe(expected)
+      expect(fifo.last()).toBe(next - 1)
+      expect([...fifo]).toEqual(Array.from({ length: next - expected }, (_, i) => expected + i))
+    }
+    while (!fifo.empty) expect(fifo.shift()).toBe(expected++)
+    expect([expected, fifo.size, fifo.shift()]).toEqual([next, 0, undefined])
+    fifo.push(-1)
+    expect([fifo.at(0), fifo.size]).toEqual([-1, 1])
   })
 })
 

@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config'
+import { sourceAliases } from './test-support/aliases.js'
+
+// The Vitest run StrykerJS drives (stryker.config.mjs): only the server's and
+// the client's tests, the packages whose code is mutated. Tests that spawn the
+// built CLI or the bench (a separate process from dist/) cannot see a mutant,
+// so they stay out. No globalSetup: `pnpm mutate` builds the client's bundle
+// (served at GET /) before the run, and nothing here needs the server's dist.
+const shared = { environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 } as const
+
+export default defineConfig({
+  resolve: { alias: sourceAliases },
+  test: {
+    projects: [
+      {
+        resolve: { alias: sourceAliases },
+        test: {
+          ...shared,
+          name: 'server',
+          root: './server',
+          exclude: ['**/node_modules/**', 'test/cli.test.ts', 'test/bench-smoke.test.ts'],
+        },
+      },
+      {
+        resolve: { alias: sourceAliases },
+        // The tabs' tests fail under Stryker's runner (a follower's status
+        // never mirrors the leader's there) and tabs/ is not mutated.
+        test: { ...shared, name: 'client', root: './client', exclude: ['**/node_modules/**', 'test/tabs.test.ts'] },
+      },
+    ],
+  },
+})
