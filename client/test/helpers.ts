@@ -101,35 +101,3 @@ export function recorder<T = unknown>() {
   }
 }
 
-/**
- * A fetch that holds back the requests `matches` picks (streams never) until
- * `release()`: a write in flight for as long as a test needs to look at it.
- */
-export function holdingFetch(matches: (method: string, url: string) => boolean) {
-  let held = false
-  let release: () => void = () => {}
-  let gate = Promise.resolve()
-  const state = {
-    /** Requests held now. */
-    waiting: 0,
-    hold() {
-      if (held) return
-      held = true
-      gate = new Promise((resolve) => (release = resolve))
-    },
-    release() {
-      held = false
-      release()
-    },
-    fetch: (async (input, init) => {
-      const url = String(input)
-      if (held && !url.includes('/.stream') && matches(init?.method ?? 'GET', url)) {
-        state.waiting++
-        await gate
-        state.waiting--
-      }
-      return fetch(input, init)
-    }) as typeof fetch,
-  }
-  return state
-}

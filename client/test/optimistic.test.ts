@@ -15,9 +15,8 @@ import {
   type WatchEvent,
 } from '@atomkv/client'
 import { AtomKVCache } from '../src/cache/cache.js'
-import { startClient, startServer, waitFor, type TestServer } from '@atomkv/test-support'
+import { holdingFetch, startClient, startServer, waitFor, type TestServer } from '@atomkv/test-support'
 import { tokenAuth } from '@atomkv/server'
-import { holdingFetch } from './helpers.js'
 
 let server: TestServer
 let writer: AtomKVClient

@@ -4,8 +4,12 @@ export { useAtomKVPrefix } from './use-atomkv-prefix.js'
 export { useAtomKVStatus } from './use-atomkv-status.js'
 export { defineKeys, type TypedAtomKVHooks } from './define-keys.js'
 export type {
+  AnyAtomKVClient,
   AtomKVCache,
   AtomKVClient,
+  CacheModifyOptions,
+  CacheWriteOptions,
+  KeyModifier,
   ConnectionStatus,
   CacheStatus,
   KeyState,
@@ -18,4 +22,5 @@ export type {
   SchemaPrefix,
   SchemaPrefixValue,
   SchemaValue,
+  TypedAtomKVClient,
 } from '@atomkv/client'
