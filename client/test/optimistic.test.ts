@@ -85,10 +85,28 @@ describe('optimistic writes through the cache', () => {
     expect(shown(key.get())).toEqual([10, true])
     held.release()
     await Promise.all(writes)
-    // The server's order decided the value; the view ends on it, not pending.
-    const [stored, revision] = await writer.get<number>('/n')
-    await waitFor(() => !key.get().pending && key.get().revision === revision, 'settled')
-    expect(key.get().value).toBe(stored)
+    // modify() applies them in the same order: what was shown is what is stored.
+    expect(await writer.get<number>('/n')).toEqual([10, expect.any(Number)])
+    expect(shown(key.get())).toEqual([10, false])
+    stop()
+  })
+
+  it('never shows the calls of one coalesced write on top of its result while they are answered', async () => {
+    await writer.set('/n', 5)
+    const { held, client } = heldWrites()
+    const key = client.cache.key<number>('/n')
+    const { states, stop } = await watched(key)
+    held.hold()
+    // The first goes out alone; the next three wait and go as one write.
+    const writes = [1, 2, 3, 4].map(() => key.modify((n) => (n ?? 0) + 1))
+    expect(shown(key.get())).toEqual([9, true])
+    held.release()
+    expect(await Promise.all(writes)).toEqual([6, 9, 9, 9])
+    expect(key.get()).toMatchObject({ value: 9, revision: 2, pending: false })
+    // 6, 7, 8, 9 as the calls were made; from then on 9, whatever was answered when.
+    const values = states.map((state) => state.value)
+    expect(values.slice(0, 5)).toEqual([5, 6, 7, 8, 9])
+    expect(values.slice(5).every((value) => value === 9)).toBe(true)
     stop()
   })
 
