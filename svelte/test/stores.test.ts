@@ -164,7 +164,7 @@ describe('optimistic writes', () => {
       expect(pending()).toBe('false')
       expect(text('clicks-store-pending')).toBe('false')
     })
-    expect(await writer.get('/clicks')).toEqual([3, 2])
+    expect((await writer.get('/clicks'))[0]).toBe(3) // in one write or more: modify() coalesces
   })
 
   it('falls back to the server’s value when the write is refused', async () => {
