@@ -6,5 +6,11 @@ export default defineProject({
     // Tests run against sources, and the client's tests against a real server.
     alias: sourceAliases,
   },
-  test: { name: 'client', environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 },
+  test: {
+    name: 'client',
+    environment: 'node',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+  },
 })

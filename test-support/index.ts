@@ -14,5 +14,6 @@ export {
   type TestServerOptions,
   type Transport,
 } from './harness.js'
+export { holdingFetch, type HoldingFetch } from './holding-fetch.js'
 export { lateSnapshotStore, type LateSnapshotStore } from './late-snapshot-store.js'
 export { ORIGINAL_FIBONACCI } from './original-examples.js'

@@ -6,6 +6,7 @@ import { withCache, type AtomKVCache } from './cache/cache.js'
 import type { CacheOptions } from './cache/types.js'
 import { Connection, type StreamRequest } from './connection/connection.js'
 import type { ListenerSpec } from './listener.js'
+import type { TypedAtomKVClient } from './typed.js'
 import { AtomKVError } from './errors.js'
 import { checkPath, deleteKey, fetchWithToken, getKey, setKey, updateKey, type Fetch, type GetResult, type TokenOption, type Transport } from './http.js'
 import { Modifications, type Modifier, type ModifyOptions } from './modify.js'
@@ -113,6 +114,12 @@ export const MAX_SUBSCRIPTION_QUERY = 12_000
 const DEFAULT_RETRY: BackoffOptions = { minDelayMs: 250, maxDelayMs: 10_000 }
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000
 
+/**
+ * A client of the service at `options.url`. `createClient<Schema>(…)` types it
+ * by a schema of keys (see `TypedAtomKVClient`); the same object either way.
+ */
+export function createClient(options: ClientOptions): AtomKVClient
+export function createClient<Schema extends object>(options: ClientOptions): TypedAtomKVClient<Schema>
 export function createClient(options: ClientOptions): AtomKVClient {
   return createClientIn(options, options.shareAcrossTabs ? browserTabEnvironment() : null)
 }

@@ -1,5 +1,6 @@
 export { createClient, MAX_SUBSCRIPTION_QUERY } from './client.js'
 export type { AtomKVClient, ClientOptions, DeleteOptions } from './client.js'
+export { typed, untyped, type AnyAtomKVClient, type SchemaPath, type SchemaPathValue, type TypedAtomKVCache, type TypedAtomKVClient } from './typed.js'
 export type { GetResult, TokenOption } from './http.js'
 export type { Modifier, ModifyOptions } from './modify.js'
 export type {

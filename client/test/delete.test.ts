@@ -109,7 +109,7 @@ describe('removals in the cache', () => {
 
     expect(await item.remove()).toBe(true)
     await waitFor(() => item.get().revision === -1, 'the key to go')
-    expect(item.get()).toEqual({ value: null, revision: -1, status: 'ready', error: undefined })
+    expect(item.get()).toEqual({ value: null, revision: -1, status: 'ready', error: undefined, pending: false })
     await waitFor(() => list.get().entries.size === 1, 'the prefix to drop it')
     expect([...list.get().entries.keys()]).toEqual(['/todo/2'])
 

@@ -100,3 +100,4 @@ export function recorder<T = unknown>() {
     types: () => events.map((e) => (e.type === 'value' ? `${e.key}:${e.revision}` : e.type === 'delete' ? `delete:${e.key}` : e.type)),
   }
 }
+

@@ -16,12 +16,15 @@ function fakeKey<T>() {
       listeners.add(token)
       return () => void listeners.delete(token)
     },
-    set: async (value) => (writes.push(value), 7),
-    modify: async (fn) => fn(state.value, state.revision) ?? undefined,
+    set: async (value, options) => (writes.push(options ? [value, options] : value), 7),
+    modify: async (fn, options) => {
+      if (options) writes.push(options)
+      return (await fn(state.value, state.revision)) ?? undefined
+    },
     remove: async () => (writes.push('removed'), true),
   }
   const push = (next: Partial<KeyState<T>>) => {
-    state = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined, ...next })
+    state = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined, pending: false, ...next })
     for (const listener of [...listeners]) listener()
   }
   return { handle, push, listeners, writes }
@@ -34,22 +37,68 @@ function counter() {
 }
 
 describe('KeyObserver', () => {
-  it('shows initialValue while loading, then the value; a view is frozen and stable until it changes', () => {
+  it('shows initialValue while loading and while the key is missing; a view is frozen and stable until it changes', () => {
     const key = fakeKey<number>()
     const observer = new KeyObserver(key.handle, { initialValue: 42 })
-    expect(observer.get()).toEqual({ value: 42, revision: -1, status: 'loading', error: undefined })
+    expect(observer.get()).toEqual({ value: 42, revision: -1, status: 'loading', error: undefined, pending: false })
     expect(observer.get()).toBe(observer.get())
     expect(Object.isFrozen(observer.get())).toBe(true)
     key.push({ value: null, revision: -1 })
-    expect(observer.get()).toEqual({ value: null, revision: -1, status: 'ready', error: undefined })
-    expect(new KeyObserver(fakeKey().handle).get().value).toBeNull() // no initialValue: null
+    expect(observer.get()).toEqual({ value: 42, revision: -1, status: 'ready', error: undefined, pending: false })
+    key.push({ value: 7, revision: 0 })
+    expect(observer.get().value).toBe(7)
+    key.push({ value: null, revision: -1 }) // deleted
+    expect(observer.get().value).toBe(42)
+    const plain = fakeKey()
+    const untouched = new KeyObserver(plain.handle)
+    expect(untouched.get().value).toBeNull() // no initialValue: null
+    plain.push({ value: null, revision: -1 })
+    expect(untouched.get().value).toBeNull()
+  })
+
+  it('hands modify functions initialValue for a missing key', async () => {
+    const key = fakeKey<string[]>()
+    key.push({ value: null, revision: -1 })
+    const observer = new KeyObserver<string[], string[] | null, string[]>(key.handle, { initialValue: [] })
+    expect(await observer.modify((list) => [...list, 'milk'])).toEqual(['milk'])
+    key.push({ value: ['bread'], revision: 0 })
+    expect(await observer.modify((list) => [...list, 'milk'])).toEqual(['bread', 'milk'])
+  })
+
+  it('shows pending, and tells listeners when only pending changed; with select too', () => {
+    const key = fakeKey<{ title: string }>()
+    const observer = new KeyObserver(key.handle, { select: (todo) => todo?.title })
+    const seen = counter()
+    const stop = observer.listen(seen.listener)
+    key.push({ value: { title: 'milk' }, revision: 0 })
+    const settled = observer.get()
+    expect(settled.pending).toBe(false)
+    key.push({ value: { title: 'milk' }, revision: 0, pending: true })
+    expect(observer.get()).toMatchObject({ value: 'milk', pending: true })
+    expect(observer.get()).not.toBe(settled)
+    expect(seen.calls).toBe(2)
+    const pending = observer.get()
+    key.push({ value: { title: 'milk' }, revision: 0, pending: true }) // a new state, the same view
+    expect(observer.get()).toBe(pending)
+    expect(seen.calls).toBe(2)
+    stop()
+  })
+
+  it('passes its optimistic default to writes; a call’s own option wins', async () => {
+    const key = fakeKey<number>()
+    key.push({ value: 1, revision: 0 })
+    const observer = new KeyObserver(key.handle, { optimistic: false })
+    await observer.set(2)
+    await observer.set(3, { optimistic: true })
+    await observer.modify((n) => (n ?? 0) + 1)
+    expect(key.writes).toEqual([[2, { optimistic: false }], [3, { optimistic: true }], { optimistic: false }])
   })
 
   it('getInitial() is the loading view with initialValue, whatever the key holds: what server rendering shows', () => {
     const key = fakeKey<number>()
     key.push({ value: 5, revision: 0 })
     const observer = new KeyObserver(key.handle, { initialValue: 0, select: (n) => `n=${n}` })
-    expect(observer.getInitial()).toEqual({ value: 'n=0', revision: -1, status: 'loading', error: undefined })
+    expect(observer.getInitial()).toEqual({ value: 'n=0', revision: -1, status: 'loading', error: undefined, pending: false })
     expect(observer.getInitial()).toBe(observer.getInitial())
     expect(observer.get().value).toBe('n=5')
   })
@@ -134,7 +183,7 @@ describe('KeyObserver', () => {
     key.push({ value: 1, revision: 0 })
     const { set, modify } = new KeyObserver(key.handle)
     expect(await set(3)).toBe(7)
-    expect(key.writes).toEqual([3])
+    expect(key.writes).toEqual([[3, { optimistic: undefined }]])
     expect(await modify((n) => (n ?? 0) + 1)).toBe(2)
   })
 })

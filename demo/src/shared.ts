@@ -48,18 +48,6 @@ export interface Note {
 
 export type Pair = [number, number]
 
-/**
- * Wraps a modify function to count compare-and-swap retries: `modify` calls
- * `fn` once per attempt, so every call after the first is a retried conflict.
- */
-export function countingRetries<T>(fn: (current: T | null) => T, onRetry: () => void): (current: T | null) => T {
-  let calls = 0
-  return (current) => {
-    if (++calls > 1) onRetry()
-    return fn(current)
-  }
-}
-
 /** The original README's Fibonacci example, unchanged but for the client it is given. */
 export function fibonacci(kv: Pick<AtomKVClient, 'get' | 'update'>) {
   return {
@@ -123,18 +111,4 @@ export function visibleNotes(
     if (note) shown.push({ id, text: note.text })
   }
   return shown
-}
-
-/**
- * Runs tasks one after another. The counter sends its clicks through one, so a
- * burst of clicks in one tab queues instead of fighting itself; conflicts
- * (and retries) then come from other tabs.
- */
-export function serial(): <T>(task: () => Promise<T>) => Promise<T> {
-  let last: Promise<unknown> = Promise.resolve()
-  return (task) => {
-    const run = last.then(task, task)
-    last = run.catch(() => {})
-    return run
-  }
 }

@@ -1,14 +1,17 @@
 // Which client (and so which cache: `client.cache`) the hooks below a provider use.
 
-import { createClient, type AtomKVClient, type TokenOption } from '@atomkv/client'
+import { createClient, untyped, type AnyAtomKVClient, type AtomKVClient, type TokenOption } from '@atomkv/client'
 import { createContext, useContext, useEffect, useMemo, useRef, type ReactElement, type ReactNode } from 'react'
 
 const AtomKVContext = createContext<AtomKVClient | null>(null)
 
 export type AtomKVProviderProps = (
   | {
-      /** A client you made (and close) yourself; its `cache` and `token` options are yours too. */
-      client: AtomKVClient
+      /**
+       * A client you made (and close) yourself, typed by a schema or not; its
+       * `cache` and `token` options are yours too.
+       */
+      client: AnyAtomKVClient
       url?: never
       token?: never
     }
@@ -29,7 +32,8 @@ export type AtomKVProviderProps = (
 
 /** Makes a client available to every AtomKV hook below it. */
 export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
-  const { client: given, url, token, children } = props
+  const { url, token, children } = props
+  const given = props.client && untyped(props.client)
   // The latest token, read at each request: a new one (an inline function, a
   // refreshed string) must not remake the client and drop its cache.
   const tokenRef = useRef(token)

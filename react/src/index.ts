@@ -9,8 +9,12 @@ export { useAtomKVPrefix } from './use-atomkv-prefix.js'
 export { useAtomKVStatus } from './use-atomkv-status.js'
 export { defineKeys, type TypedAtomKVHooks } from './define-keys.js'
 export type {
+  AnyAtomKVClient,
   AtomKVCache,
   AtomKVClient,
+  CacheModifyOptions,
+  CacheWriteOptions,
+  KeyModifier,
   ConnectionStatus,
   CacheStatus,
   KeyState,
@@ -23,4 +27,5 @@ export type {
   SchemaPrefix,
   SchemaPrefixValue,
   SchemaValue,
+  TypedAtomKVClient,
 } from '@atomkv/client'

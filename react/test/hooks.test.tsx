@@ -1,5 +1,5 @@
-import { act, cleanup, render, screen, waitFor } from '@testing-library/react'
-import { StrictMode, type ReactNode } from 'react'
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react'
+import { StrictMode, useState, type ReactNode } from 'react'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { AtomKVClient, ClientOptions } from '@atomkv/client'
 import {
@@ -11,7 +11,14 @@ import {
   type UseAtomKVResult,
 } from '../src/index.js'
 // Testing Library's waitFor retries an assertion; ours polls a condition.
-import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
+import {
+  afterRestart,
+  holdingFetch,
+  startClient,
+  startServer,
+  waitFor as until,
+  type TestServer,
+} from '@atomkv/test-support'
 import { tokenAuth } from '@atomkv/server'
 
 // Render counts by component id: the proof that a component did (not) re-render.
@@ -92,14 +99,19 @@ describe('useAtomKV', () => {
     expect(renders.b).toBe(bRenders)
   })
 
-  it('shows a missing key as null, revision -1, ready; initialValue while loading', async () => {
+  it('shows a missing key as null, revision -1, ready; initialValue while loading and for a missing key', async () => {
     function WithInitial() {
-      const { value, status } = useAtomKV('/missing', { initialValue: 42 })
-      return <p data-testid="initial">{`${status}:${value}`}</p>
+      const { value, status, revision } = useAtomKV('/missing', { initialValue: 42 })
+      return <p data-testid="initial">{`${status}:${value}@${revision}`}</p>
     }
-    render(withClient(<WithInitial />))
-    expect(text('initial')).toBe('loading:42') // the first render, before any answer
-    await eventually(() => expect(text('initial')).toBe('ready:null'))
+    render(withClient(<><WithInitial /><Show id="plain" k="/missing" /></>))
+    expect(text('initial')).toBe('loading:42@-1') // the first render, before any answer
+    await eventually(() => expect(text('plain')).toBe('ready:null@-1'))
+    expect(text('initial')).toBe('ready:42@-1')
+    await writer.set('/missing', 7)
+    await eventually(() => expect(text('initial')).toBe('ready:7@0'))
+    await writer.delete('/missing')
+    await eventually(() => expect(text('initial')).toBe('ready:42@-1'))
   })
 
   it('select re-renders only when the slice changes', async () => {
@@ -207,6 +219,80 @@ describe('useAtomKV', () => {
     } finally {
       console.error = quiet
     }
+  })
+})
+
+describe('optimistic writes', () => {
+  /** A counter whose clicks are `modify(+1)`; shows `value`, and pending as an attribute. */
+  function Counter({ id, optimistic }: { id: string; optimistic?: boolean }) {
+    const { value, pending, status, modify } = useAtomKV('/clicks', { initialValue: 0, optimistic })
+    const [failures, setFailures] = useState(0)
+    return (
+      <>
+        <p data-testid={id} data-pending={pending}>
+          {status}:{value}
+        </p>
+        <button data-testid={`${id}-inc`} onClick={() => modify((n) => n + 1).catch(() => setFailures((f) => f + 1))} />
+        <span data-testid={`${id}-failures`}>{failures}</span>
+      </>
+    )
+  }
+
+  const pending = (id: string) => screen.getByTestId(id).dataset.pending
+
+  it('shows each click at once, pending, on every component of the key; then the server’s value', async () => {
+    const held = holdingFetch()
+    const clicker = fastClient({ fetch: held.fetch })
+    render(withClient(<><Counter id="a" /><Counter id="b" /></>, clicker))
+    render(withClient(<Counter id="elsewhere" />)) // another client: sees only what the server confirms
+    await eventually(() => expect(text('a')).toBe('ready:0'))
+    await eventually(() => expect(text('elsewhere')).toBe('ready:0'))
+    held.hold()
+    for (let i = 1; i <= 3; i++) {
+      fireEvent.click(screen.getByTestId('a-inc'))
+      // The click's own render: no waiting for the server.
+      expect(text('a')).toBe(`ready:${i}`)
+      expect(text('b')).toBe(`ready:${i}`)
+      expect(pending('a')).toBe('true')
+    }
+    expect(text('elsewhere')).toBe('ready:0')
+    act(() => held.release())
+    await eventually(() => {
+      expect(text('a')).toBe('ready:3')
+      expect(pending('a')).toBe('false')
+      expect(text('elsewhere')).toBe('ready:3')
+    })
+    expect((await writer.get('/clicks'))[0]).toBe(3) // in one write or more: modify() coalesces
+  })
+
+  it('falls back to the server’s value when the write is refused', async () => {
+    const secured = await startServer({ authorize: tokenAuth({ 'reader-token-1': { read: ['/'] } }) })
+    const held = holdingFetch()
+    const reader = startClient(secured.url, { fetch: held.fetch, token: 'reader-token-1', cache: { releaseDelayMs: 20 } })
+    render(withClient(<Counter id="a" />, reader))
+    await eventually(() => expect(text('a')).toBe('ready:0'))
+    held.hold()
+    fireEvent.click(screen.getByTestId('a-inc'))
+    expect(text('a')).toBe('ready:1')
+    expect(pending('a')).toBe('true')
+    act(() => held.release())
+    await eventually(() => expect(text('a-failures')).toBe('1'))
+    expect(text('a')).toBe('ready:0')
+    expect(pending('a')).toBe('false')
+  })
+
+  it('with optimistic: false, shows the write only once the server confirmed it', async () => {
+    const held = holdingFetch()
+    const clicker = fastClient({ fetch: held.fetch })
+    render(withClient(<Counter id="a" optimistic={false} />, clicker))
+    await eventually(() => expect(text('a')).toBe('ready:0'))
+    held.hold()
+    fireEvent.click(screen.getByTestId('a-inc'))
+    expect(text('a')).toBe('ready:0')
+    expect(pending('a')).toBe('false')
+    await until(() => held.waiting === 1, 'the write sent')
+    act(() => held.release())
+    await eventually(() => expect(text('a')).toBe('ready:1'))
   })
 })
 

@@ -1,16 +1,19 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import { defineKeys, type PrefixItem } from '../src/index.js'
+import { createClient } from '@atomkv/client'
+import { AtomKVProvider, defineKeys, useAtomKV as useUntyped, type PrefixItem } from '../src/index.js'
 
 interface Todo {
   title: string
   done: boolean
 }
 
-const { useAtomKV, useAtomKVPrefix } = defineKeys<{
+type Schema = {
   '/counter': number
   '/todos/': Todo
   '/todos/settings': { sort: 'asc' | 'desc' }
-}>()
+}
+
+const { useAtomKV, useAtomKVPrefix } = defineKeys<Schema>()
 
 describe('defineKeys', () => {
   it('types a declared key: value is the type or null (a missing key)', () => {
@@ -27,6 +30,33 @@ describe('defineKeys', () => {
   it('types every key under a declared prefix', () => {
     expectTypeOf(useAtomKV('/todos/42').value).toEqualTypeOf<Todo | null>()
     expectTypeOf(useAtomKV('/todos/settings').value).toEqualTypeOf<{ sort: 'asc' | 'desc' } | null>()
+  })
+
+  it('narrows value to the type with an initialValue, which also stands for a missing key', () => {
+    const counter = useAtomKV('/counter', { initialValue: 0 })
+    expectTypeOf(counter.value).toEqualTypeOf<number>()
+    expectTypeOf(counter.pending).toEqualTypeOf<boolean>()
+    // modify gets the initialValue for a missing key: no `?? 0`.
+    expectTypeOf(counter.modify).parameter(0).parameter(0).toEqualTypeOf<number>()
+    expectTypeOf(counter.modify((n) => n + 1, { optimistic: false })).resolves.toEqualTypeOf<number | undefined>()
+    expectTypeOf(counter.set).toBeCallableWith(1, { optimistic: false })
+    const title = useAtomKV('/todos/1', { initialValue: { title: '', done: false }, select: (todo) => todo.title })
+    expectTypeOf(title.value).toEqualTypeOf<string>()
+  })
+
+  it('narrows untyped hooks the same way', () => {
+    expectTypeOf(useUntyped('/counter', { initialValue: 0 }).value).toEqualTypeOf<number>()
+    expectTypeOf(useUntyped<number>('/counter', { initialValue: 0 }).value).toEqualTypeOf<number>()
+    expectTypeOf(useUntyped<number>('/counter').value).toEqualTypeOf<number | null>()
+    expectTypeOf(useUntyped<number>('/counter', { optimistic: false }).value).toEqualTypeOf<number | null>()
+    expectTypeOf(useUntyped<string[]>('/list', { initialValue: [] }).modify).parameter(0).parameter(0).toEqualTypeOf<string[]>()
+  })
+
+  it('shares the schema with the client, which the provider takes', () => {
+    const client = createClient<Schema>({ url: 'http://127.0.0.1:8000' })
+    expectTypeOf(AtomKVProvider).toBeCallableWith({ client })
+    // @ts-expect-error the client knows the schema too
+    void client.set('/counter', 'x')
   })
 
   it('types a select slice', () => {
@@ -55,5 +85,7 @@ describe('defineKeys', () => {
     useAtomKVPrefix('/counter/')
     // @ts-expect-error initialValue has the key's type
     useAtomKV('/counter', { initialValue: 'zero' })
+    // @ts-expect-error without an initialValue, current may be null
+    void counter.modify((n) => n + 1)
   })
 })

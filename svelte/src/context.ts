@@ -1,6 +1,6 @@
 // Which client the stores of a component tree use, when not given one.
 
-import type { AtomKVClient } from '@atomkv/client'
+import { untyped, type AnyAtomKVClient, type AtomKVClient } from '@atomkv/client'
 import { getContext, hasContext, setContext } from 'svelte'
 
 const KEY = Symbol('atomkv-client')
@@ -10,8 +10,9 @@ const KEY = Symbol('atomkv-client')
  * use in this component and its children (they read `client.cache`). Call it
  * during a component's initialisation, like `setContext`.
  */
-export function setAtomKVClient(client: AtomKVClient): AtomKVClient {
-  return setContext(KEY, client)
+export function setAtomKVClient<C extends AnyAtomKVClient>(client: C): C {
+  setContext(KEY, untyped(client))
+  return client
 }
 
 /** The client set by `setAtomKVClient` in a parent component. Call it during component initialisation. */
@@ -29,6 +30,6 @@ export function getAtomKVClient(): AtomKVClient {
 }
 
 /** `client` when given, else the context's. */
-export function resolveClient(client: AtomKVClient | undefined): AtomKVClient {
-  return client ?? getAtomKVClient()
+export function resolveClient(client: AnyAtomKVClient | undefined): AtomKVClient {
+  return client ? untyped(client) : getAtomKVClient()
 }

@@ -11,7 +11,14 @@ import {
 } from './stores.js'
 
 export interface TypedAtomKVStores<Schema> {
-  /** `atomkv` with the key's type from the schema: `$store` is `Value | null` (null: the key is missing). */
+  /**
+   * `atomkv` with the key's type from the schema: `$store` is `Value | null`
+   * (null: the key is missing), or `Value` with an `initialValue`.
+   */
+  atomkv<K extends SchemaKey<Schema>>(
+    key: K,
+    options: AtomKVStoreOptions<SchemaValue<Schema, K>> & { initialValue: SchemaValue<Schema, K> },
+  ): AtomKVStore<SchemaValue<Schema, K>, SchemaValue<Schema, K>>
   atomkv<K extends SchemaKey<Schema>>(
     key: K,
     options?: AtomKVStoreOptions<SchemaValue<Schema, K>>,
@@ -26,6 +33,8 @@ export interface TypedAtomKVStores<Schema> {
 /**
  * Store factories typed by a schema of keys: `{ '/counter': number; '/todos/': Todo }`
  * (a name ending in `/` types every key under it). Costs nothing at run time.
+ * Give the client the same schema (`createClient<Schema>()`) and one type
+ * declares each key everywhere.
  */
 export function defineKeys<Schema extends object>(): TypedAtomKVStores<Schema> {
   return { atomkv, atomkvPrefix } as TypedAtomKVStores<Schema>

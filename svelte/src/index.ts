@@ -11,7 +11,11 @@ export {
 export type { Live } from './live.js'
 export { defineKeys, type TypedAtomKVStores } from './define-keys.js'
 export type {
+  AnyAtomKVClient,
   AtomKVClient,
+  CacheModifyOptions,
+  CacheWriteOptions,
+  KeyModifier,
   ConnectionStatus,
   CacheStatus,
   Modifier,
@@ -21,4 +25,5 @@ export type {
   SchemaPrefix,
   SchemaPrefixValue,
   SchemaValue,
+  TypedAtomKVClient,
 } from '@atomkv/client'

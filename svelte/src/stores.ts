@@ -5,14 +5,15 @@
 
 import {
   KeyObserver,
-  type AtomKVClient,
+  type AnyAtomKVClient,
   type AtomKVError,
+  type CacheModifyOptions,
   type CacheStatus,
+  type CacheWriteOptions,
   type ConnectionStatus,
   type DeleteOptions,
+  type KeyModifier,
   type KeyView,
-  type Modifier,
-  type ModifyOptions,
   type PrefixItem,
   type PrefixState,
 } from '@atomkv/client'
@@ -21,28 +22,43 @@ import { live, type Live } from './live.js'
 
 export interface AtomKVStoreOptions<T> {
   /** The client; by default the one set with `setAtomKVClient` in a parent component. */
-  client?: AtomKVClient
-  /** The store's value while the key is loading (and during server rendering). Default `null`. */
+  client?: AnyAtomKVClient
+  /**
+   * Stands for `null`: the store's value while the key is loading (and during
+   * server rendering) and while it is missing, and `current` for `modify` on
+   * a missing key. It makes `$store` a `T`. Default: none (`null` shows).
+   */
   initialValue?: T
+  /** Whether `set`, `modify` and `update` show their value at once, `pending`. Default `true`; a call's option wins. */
+  optimistic?: boolean
 }
 
-/** A live key: `$store` is its value, `null` when the key is missing. */
-export interface AtomKVStore<T> extends Live<T | null> {
+/**
+ * A live key: `$store` is its value, `null` when the key is missing (`V` is
+ * `T | null`), or `T` with an `initialValue`.
+ */
+export interface AtomKVStore<T, V = T | null> extends Live<V> {
   readonly key: string
   /**
    * Force-set; resolves to the new revision. `$store = v` calls it (so it is a
    * last-writer-wins write of `v`; use `modify` to build on the current value).
+   * Shown at once, `pending`, unless `{ optimistic: false }`.
    */
-  set(value: T): Promise<number>
+  set(value: T, options?: CacheWriteOptions): Promise<number>
   /**
    * The compare-and-swap retry loop (`client.modify`): `fn(current, revision)`
    * sees only server-confirmed values, runs again after a conflict, and aborts
    * when it returns `undefined`. Resolves to the committed value (`undefined`
    * when aborted); rejects with `AtomKVConflictError` if it gives up.
+   *
+   * Optimistic unless `{ optimistic: false }`: `$store` shows `fn`'s result
+   * at once, after this client's other pending writes, `.pending` is true, and
+   * the server's value shows again if it fails. `fn` is then also called to
+   * show it: keep it free of side effects.
    */
-  modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  modify(fn: KeyModifier<T, V>, options?: CacheModifyOptions): Promise<T | undefined>
   /** `modify` under the name the Svelte store contract gives it: the same function. */
-  update(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  update(fn: KeyModifier<T, V>, options?: CacheModifyOptions): Promise<T | undefined>
   /**
    * Deletes the key (`client.delete`; with `{ revision }`, only at that
    * revision): `true` when removed. `$store` then becomes `null`, and prefix
@@ -52,14 +68,21 @@ export interface AtomKVStore<T> extends Live<T | null> {
   /** `loading` until the current value arrived, then `ready`; `error` if the subscription failed. */
   readonly status: Live<CacheStatus>
   readonly error: Live<AtomKVError | undefined>
-  /** The value's revision; `-1` for a missing key and while loading. */
+  /** The server's revision of the value; `-1` for a missing key and while loading. */
   readonly revision: Live<number>
+  /** `true` while a write of this client shows before the server confirmed it. */
+  readonly pending: Live<boolean>
 }
 
-/** The live value of `key`, as a Svelte store (with `.current` for runes code). */
-export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> = {}): AtomKVStore<T> {
+/**
+ * The live value of `key`, as a Svelte store (with `.current` for runes code).
+ * With an `initialValue`, `$store` is never `null`.
+ */
+export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> & { initialValue: T }): AtomKVStore<T, T>
+export function atomkv<T = unknown>(key: string, options?: AtomKVStoreOptions<T>): AtomKVStore<T>
+export function atomkv<T>(key: string, options: AtomKVStoreOptions<T> = {}): AtomKVStore<T> {
   const handle = resolveClient(options.client).cache.key<T>(key)
-  const observer = new KeyObserver<T>(handle, { initialValue: options.initialValue })
+  const observer = new KeyObserver<T>(handle, { initialValue: options.initialValue, optimistic: options.optimistic })
   const value = live(observer, (view: KeyView<T | null>) => view.value)
   return {
     key,
@@ -74,12 +97,13 @@ export function atomkv<T = unknown>(key: string, options: AtomKVStoreOptions<T> 
     status: live(observer, (view) => view.status),
     error: live(observer, (view) => view.error),
     revision: live(observer, (view) => view.revision),
+    pending: live(observer, (view) => view.pending),
   }
 }
 
 export interface AtomKVPrefixOptions {
   /** The client; by default the one set with `setAtomKVClient` in a parent component. */
-  client?: AtomKVClient
+  client?: AnyAtomKVClient
 }
 
 /**
@@ -112,7 +136,7 @@ export function atomkvPrefix<T = unknown>(prefix: string, options: AtomKVPrefixO
  * The client's connection status as a store: `connecting`, `open`,
  * `reconnecting`, or `closed` (also while nothing is subscribed).
  */
-export function atomkvStatus(options: { client?: AtomKVClient } = {}): Live<ConnectionStatus> {
+export function atomkvStatus(options: { client?: AnyAtomKVClient } = {}): Live<ConnectionStatus> {
   const client = resolveClient(options.client)
   return live({ get: () => client.status, listen: (listener) => client.onStatus(() => listener()) }, (s) => s)
 }

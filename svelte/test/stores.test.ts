@@ -5,9 +5,18 @@ import type { AtomKVClient } from '@atomkv/client'
 import { atomkv, atomkvPrefix, atomkvStatus } from '../src/index.js'
 import BoardApp from './BoardApp.svelte'
 import Counter from './Counter.svelte'
+import FollowApp from './FollowApp.svelte'
+import Pending from './Pending.svelte'
 import Runes from './Runes.svelte'
 // Testing Library's waitFor retries an assertion; ours polls a condition.
-import { afterRestart, startClient, startServer, waitFor as until, type TestServer } from '@atomkv/test-support'
+import {
+  afterRestart,
+  holdingFetch,
+  startClient,
+  startServer,
+  waitFor as until,
+  type TestServer,
+} from '@atomkv/test-support'
 import { tokenAuth } from '@atomkv/server'
 
 const text = (id: string) => screen.getByTestId(id).textContent
@@ -73,15 +82,20 @@ describe('atomkv (Svelte 4 syntax: $store)', () => {
     const stop = store.subscribe((value) => seen.push(value))
     expect(seen).toEqual([-5]) // at once, synchronously
     await until(() => get(store.status) === 'ready', 'ready')
-    expect(seen).toEqual([-5, null])
+    expect(seen).toEqual([-5]) // missing: still the initialValue, so nothing new to tell
     expect(get(store.revision)).toBe(-1)
-    expect(await store.update((n) => (n ?? 0) + 2)).toBe(2)
-    expect(seen.at(-1)).toBe(2)
+    // For a missing key, the function gets the initialValue.
+    const first = store.update((n) => n + 2)
+    expect(seen.at(-1)).toBe(-3) // optimistic: at once
+    expect(get(store.pending)).toBe(true)
+    expect(await first).toBe(-3)
+    expect(get(store.pending)).toBe(false)
     expect(await store.update(() => undefined)).toBeUndefined()
     // The contract's `update` is the retry loop, `modify`: one function under two names.
     expect(store.update).toBe(store.modify)
-    expect(await store.modify((n) => (n ?? 0) + 1)).toBe(3)
-    expect(seen.at(-1)).toBe(3)
+    expect(await store.modify((n) => n + 1)).toBe(-2)
+    expect(seen.at(-1)).toBe(-2)
+    expect(seen).toEqual([-5, -3, -2])
     stop()
 
     const invalid = atomkv('/not a key', { client })
@@ -114,7 +128,7 @@ describe('atomkv (Svelte 5 runes: .current)', () => {
   it('renders and updates through .current', async () => {
     render(Runes, { client })
     expect(text('runes')).toBe('loading:0:0:-1') // initialValue while loading
-    await eventually(() => expect(text('runes')).toBe('ready::0:-1'))
+    await eventually(() => expect(text('runes')).toBe('ready:0:0:-1')) // and for a missing key
     await writer.set('/score', 20)
     await eventually(() => expect(text('runes')).toBe('ready:20:40:0'))
     expect(text('runes-store')).toBe('20')
@@ -126,6 +140,91 @@ describe('atomkv (Svelte 5 runes: .current)', () => {
     const store = atomkv<number>('/untracked', { client })
     expect(store.current).toBeNull()
     expect(client.cache.size).toBe(0)
+  })
+})
+
+describe('optimistic writes', () => {
+  const pending = () => screen.getByTestId('clicks').dataset.pending
+
+  it('shows each update at once, pending, then the server’s value', async () => {
+    const held = holdingFetch()
+    const clicker = startClient(server.url, { fetch: held.fetch, cache: { releaseDelayMs: 20 } })
+    render(Pending, { client: clicker })
+    await eventually(() => expect(text('clicks')).toBe('ready:0'))
+    held.hold()
+    for (let i = 1; i <= 3; i++) {
+      await fireEvent.click(screen.getByTestId('clicks-inc'))
+      expect(text('clicks')).toBe(`ready:${i}`)
+      expect(pending()).toBe('true')
+      expect(text('clicks-store-pending')).toBe('true')
+    }
+    held.release()
+    await eventually(() => {
+      expect(text('clicks')).toBe('ready:3')
+      expect(pending()).toBe('false')
+      expect(text('clicks-store-pending')).toBe('false')
+    })
+    expect((await writer.get('/clicks'))[0]).toBe(3) // in one write or more: modify() coalesces
+  })
+
+  it('falls back to the server’s value when the write is refused', async () => {
+    const secured = await startServer({ authorize: tokenAuth({ 'reader-token-1': { read: ['/'] } }) })
+    const held = holdingFetch()
+    const reader = startClient(secured.url, { fetch: held.fetch, token: 'reader-token-1', cache: { releaseDelayMs: 20 } })
+    render(Pending, { client: reader })
+    await eventually(() => expect(text('clicks')).toBe('ready:0'))
+    held.hold()
+    await fireEvent.click(screen.getByTestId('clicks-inc'))
+    expect(text('clicks')).toBe('ready:1')
+    held.release()
+    await eventually(() => expect(text('clicks-failures')).toBe('1'))
+    expect(text('clicks')).toBe('ready:0')
+    expect(pending()).toBe('false')
+  })
+
+  it('with optimistic: false, shows the write only once the server confirmed it', async () => {
+    const held = holdingFetch()
+    const clicker = startClient(server.url, { fetch: held.fetch, cache: { releaseDelayMs: 20 } })
+    render(Pending, { client: clicker, optimistic: false })
+    await eventually(() => expect(text('clicks')).toBe('ready:0'))
+    held.hold()
+    await fireEvent.click(screen.getByTestId('clicks-inc'))
+    expect(text('clicks')).toBe('ready:0')
+    expect(pending()).toBe('false')
+    await until(() => held.waiting === 1, 'the write sent')
+    held.release()
+    await eventually(() => expect(text('clicks')).toBe('ready:1'))
+  })
+
+  it('$store = v shows at once too', async () => {
+    const held = holdingFetch()
+    const clicker = startClient(server.url, { fetch: held.fetch, cache: { releaseDelayMs: 20 } })
+    render(Counter, { client: clicker })
+    await eventually(() => expect(text('counter')).toBe('ready::0'))
+    held.hold()
+    await fireEvent.click(screen.getByTestId('counter-set')) // $counter = 0
+    expect(text('counter')).toBe('ready:0:0')
+    held.release()
+    await until(async () => (await writer.get('/counter'))[0] === 0, 'stored')
+  })
+})
+
+describe('a store that follows a changing key: $derived(atomkv(key))', () => {
+  it('follows the prop and releases the old key', async () => {
+    await writer.set('/notes/a', 'alpha')
+    await writer.set('/notes/b', 'beta')
+    const view = render(FollowApp, { client, path: '/notes/a' })
+    await eventually(() => expect(text('follow')).toBe('/notes/a=alpha|alpha'))
+    await view.rerender({ client, path: '/notes/b' })
+    await eventually(() => expect(text('follow')).toBe('/notes/b=beta|beta'))
+    await until(() => client.cache.observers('/notes/a') === 0, 'no listener left on the old key')
+    await until(() => client.cache.size === 1 && server.atomkv.stats().subscriptions === 1, 'the old key released')
+    // The new key is live; the old one no longer shows.
+    await writer.set('/notes/a', 'ALPHA')
+    await writer.set('/notes/b', 'BETA')
+    await eventually(() => expect(text('follow')).toBe('/notes/b=BETA|BETA'))
+    view.unmount()
+    await until(() => client.cache.size === 0, 'everything released after unmount')
   })
 })
 

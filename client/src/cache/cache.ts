@@ -4,17 +4,20 @@
 import type { AtomKVClient } from '../client.js'
 import { AtomKVError } from '../errors.js'
 import { coveringPaths, covers, keyProblem } from '../protocol/index.js'
-import type { Known, Modifier, ModifyOptions } from '../modify.js'
+import type { Known, Modifier } from '../modify.js'
 import { CachedKey } from './key.js'
 import type { CacheHost } from './lifecycle.js'
+import type { PendingWrite } from './optimistic.js'
 import { CachedPrefix } from './prefix.js'
 import {
   DEFAULT_RELEASE_DELAY_MS,
   LOADING_KEY,
   LOADING_PREFIX,
   type CacheClient,
+  type CacheModifyOptions,
   type CacheOptions,
   type CacheStatus,
+  type CacheWriteOptions,
   type KeyHandle,
   type KeyState,
   type PrefixHandle,
@@ -66,7 +69,7 @@ export class AtomKVCache {
       key,
       get: () => (invalid ?? this.#paths.get(key)?.state ?? LOADING_KEY) as KeyState<T>,
       listen: (listener) => (invalid ? noop : this.#cached(key, CachedKey).listen(listener)),
-      set: (value) => this.set(key, value),
+      set: (value, options) => this.set(key, value, options),
       modify: async (fn, options) => (await this.modify(key, fn, options))?.[0],
       remove: (options) => this.client.delete(key, options),
     }
@@ -83,26 +86,48 @@ export class AtomKVCache {
     }
   }
 
-  /** Force-set through the client; the cache shows the value as soon as the server confirmed it. */
-  async set<T>(key: string, value: T): Promise<number> {
-    const revision = await this.client.set(key, value)
-    this.#confirm(key, value, revision)
+  /**
+   * Force-set through the client. Shown at once, `pending`, on a watched key
+   * (unless `optimistic: false`); the stored value once the server confirmed it.
+   */
+  async set<T>(key: string, value: T, options: CacheWriteOptions = {}): Promise<number> {
+    const write = this.#begin(key, () => value, options)
+    let revision: number
+    try {
+      revision = await this.client.set(key, value)
+    } catch (error) {
+      write?.settle()
+      throw error
+    }
+    this.#settle(key, write, value, revision)
     return revision
   }
 
   /**
-   * `client.modify()`, with the committed value shown at once. Resolves to
-   * `[value, revision]`, the value as the server stores it (its JSON), or to
-   * `undefined` when `fn` aborted.
+   * `client.modify()`, shown at once: `fn`'s expected value while it is in
+   * flight (unless `optimistic: false`), the committed value when it is done.
+   * Resolves to `[value, revision]`, the value as the server stores it (its
+   * JSON), or to `undefined` when `fn` aborted.
    */
   async modify<T>(
     key: string,
     fn: Modifier<T>,
-    options?: ModifyOptions,
+    options: CacheModifyOptions = {},
   ): Promise<[value: T, revision: number] | undefined> {
-    const result = await this.client.modify<T>(key, fn, options)
-    if (result === undefined) return undefined
-    return [this.#confirm(key, result[0], result[1]) as T, result[1]]
+    const { optimistic, ...modifyOptions } = options
+    const write = this.#begin(key, fn as PendingWrite['fn'], { optimistic })
+    let result: [value: T, revision: number] | undefined
+    try {
+      result = await this.client.modify<T>(key, fn, modifyOptions)
+    } catch (error) {
+      write?.settle()
+      throw error
+    }
+    if (result === undefined) {
+      write?.settle()
+      return undefined
+    }
+    return [this.#settle(key, write, result[0], result[1]) as T, result[1]]
   }
 
   /**
@@ -132,10 +157,22 @@ export class AtomKVCache {
     return cached
   }
 
-  #confirm(key: string, value: unknown, revision: number): unknown {
+  /** An optimistic write on `key`, if it is watched and `optimistic` is not off. */
+  #begin(key: string, fn: PendingWrite['fn'], { optimistic = true }: CacheWriteOptions): Settle | undefined {
+    const cached = this.#paths.get(key)
+    if (!optimistic || !(cached instanceof CachedKey)) return undefined
+    const write = cached.begin(fn)
+    return { settle: (committed) => cached.settle(write, committed) }
+  }
+
+  /** A write the server committed: its optimistic value ends, its stored value shows everywhere. */
+  #settle(key: string, write: Settle | undefined, value: unknown, revision: number): unknown {
     // What the server stored is the JSON of the value: show exactly that, so
     // this tab and every other one agree (`undefined` fields, Dates, …).
     const stored = JSON.parse(JSON.stringify(value)) as unknown
+    // First the key's pending write becomes its committed value, then the
+    // confirmation: the other way round, one state would count the write twice.
+    write?.settle({ value: stored, revision })
     for (const cached of this.#paths.values()) {
       if (covers(cached.path, key)) cached.confirm(key, stored, revision)
     }
@@ -147,6 +184,11 @@ export class AtomKVCache {
 export function withCache(options: CacheOptions | undefined, client: Omit<AtomKVClient, 'cache'>): AtomKVClient {
   const cache = new AtomKVCache(client, options)
   return Object.defineProperty(client, 'cache', { value: cache, enumerable: true }) as AtomKVClient
+}
+
+/** Ends one optimistic write: committed as `{ value, revision }`, or dropped. */
+interface Settle {
+  settle(committed?: { value: unknown; revision: number }): void
 }
 
 function noop(): void {}

@@ -15,6 +15,7 @@
 // lifecycle.ts  CachedPath: listeners counted, one watch, the delayed release
 // key.ts        CachedKey: one key
 // prefix.ts     CachedPrefix: every key under a prefix
+// optimistic.ts what a key shows while this client's writes are in flight
 // cache.ts      the registry, its handles, and write confirmation
 // observer.ts   KeyObserver: a key as one consumer sees it (initialValue, select)
 // types.ts      the public shapes

@@ -11,12 +11,19 @@ export type CacheClient = Pick<AtomKVClient, 'watch' | 'set' | 'modify' | 'delet
 /** `loading` until the server's current state arrived; `error` once the subscription failed. */
 export type CacheStatus = 'loading' | 'ready' | 'error'
 
-/** One key as the cache knows it. A missing key is value `null`, revision `-1`, status `ready`. */
+/**
+ * One key as the cache knows it. A missing key is value `null`, revision `-1`,
+ * status `ready`. While this client's optimistic writes are in flight, `value`
+ * is what they expect (see `CacheWriteOptions`), `pending` is true, and
+ * `revision` is still the server's latest.
+ */
 export interface KeyState<T = unknown> {
   readonly value: T | null
   readonly revision: number
   readonly status: CacheStatus
   readonly error: AtomKVError | undefined
+  /** `true` while a write of this client through the cache, shown optimistically, awaits the server. */
+  readonly pending: boolean
 }
 
 /** One key under a watched prefix. */
@@ -38,6 +45,7 @@ export const LOADING_KEY: KeyState<never> = Object.freeze({
   revision: -1,
   status: 'loading',
   error: undefined,
+  pending: false,
 })
 
 /** The state of every prefix before anything is known: also what server rendering shows. */
@@ -58,17 +66,40 @@ export interface Observable<S> {
   listen(listener: () => void): () => void
 }
 
+/** How a write through the cache shows before the server answers. */
+export interface CacheWriteOptions {
+  /**
+   * Show the write's expected value at once, with `pending: true`, until the
+   * server answers; on a conflict given up or an error, the server's value
+   * shows again. Default `true`. Only a key that is being watched shows it.
+   */
+  optimistic?: boolean
+}
+
+/** `client.modify()`'s options, and `optimistic`. */
+export interface CacheModifyOptions extends ModifyOptions, CacheWriteOptions {}
+
+/**
+ * A modify function as an observer hands it over: `current` is `V`, which is
+ * `T` rather than `T | null` where an `initialValue` stands for a missing key.
+ */
+export type KeyModifier<T, V = T | null> = (current: V, revision: number) => T | undefined | PromiseLike<T | undefined>
+
 /** A live key: read it, listen to it, write it. */
 export interface KeyHandle<T = unknown> extends Observable<KeyState<T>> {
   readonly key: string
-  /** Force-set; resolves to the new revision. */
-  set(value: T): Promise<number>
+  /** Force-set; resolves to the new revision. Shown at once unless `optimistic: false`. */
+  set(value: T, options?: CacheWriteOptions): Promise<number>
   /**
    * The compare-and-swap retry loop (`client.modify`): `fn` sees only values the
    * server confirmed, and runs again after a conflict. Returning `undefined`
    * aborts. Resolves to the committed value, or `undefined` when aborted.
+   *
+   * Unless `optimistic: false`, the state shows `fn`'s result at once (folded
+   * over the newest confirmed value, after this client's other pending
+   * writes), so `fn` is also called for display: keep it free of side effects.
    */
-  modify(fn: Modifier<T>, options?: ModifyOptions): Promise<T | undefined>
+  modify(fn: Modifier<T>, options?: CacheModifyOptions): Promise<T | undefined>
   /**
    * Removes the key (`client.delete`): `true` when removed, `false` when it
    * was missing or, with `revision`, at another one. The state goes to
