@@ -3,6 +3,7 @@ export type { AtomKVClient, ClientOptions, DeleteOptions } from './client.js'
 export { typed, untyped, type AnyAtomKVClient, type SchemaPath, type SchemaPathValue, type TypedAtomKVCache, type TypedAtomKVClient } from './typed.js'
 export type { GetResult, TokenOption } from './http.js'
 export type { Modifier, ModifyOptions } from './modify.js'
+export { prefetch } from './prefetch.js'
 export type {
   ConnectionStatus,
   SubscribeOptions,

@@ -321,3 +321,35 @@ async function restartWith(options: TestServerOptions): Promise<TestServer> {
 function entriesOf<T>(state: PrefixState<T>): Record<string, [T, number]> {
   return Object.fromEntries([...state.entries].map(([key, item]) => [key, [item.value, item.revision]]))
 }
+
+describe('hydrated keys', () => {
+  it('show the hydrated state at once; the stream then corrects what changed, and a key gone is missing', async () => {
+    await writer.set('/h/same', 'same')
+    await writer.set('/h/changed', 'new')
+    const cache = cacheWith({ releaseDelayMs: 0 })
+    cache.hydrate({ '/h/same': ['same', 0], '/h/changed': ['old', 0], '/h/gone': ['was here', 3], '/h/none': [null, -1] })
+    const same = cache.key('/h/same')
+    const changed = cache.key('/h/changed')
+    const gone = cache.key('/h/gone')
+    expect(same.get()).toMatchObject({ value: 'same', revision: 0, status: 'ready' })
+    expect(changed.initial?.()).toMatchObject({ value: 'old', status: 'ready' }) // what a server render showed
+    expect(cache.key('/h/none').get()).toMatchObject({ value: null, revision: -1, status: 'ready' })
+    const stops = [same, changed, gone].map((handle) => handle.listen(() => {}))
+    await waitFor(() => changed.get().value === 'new', 'the stream to replace a stale value of the same revision')
+    await waitFor(() => gone.get().revision === -1, 'a key the server no longer has to be missing')
+    expect(same.get()).toMatchObject({ value: 'same', revision: 0 })
+    expect(changed.initial?.()).toMatchObject({ value: 'old' }) // the initial state stays what it was
+    for (const stop of stops) stop()
+  })
+
+  it('leaves a key that already loaded as it is', async () => {
+    await writer.set('/h/k', 1)
+    const cache = cacheWith({ releaseDelayMs: 1000 })
+    const handle = cache.key('/h/k')
+    const stop = handle.listen(() => {})
+    await waitFor(() => handle.get().status === 'ready', 'ready')
+    cache.hydrate({ '/h/k': [99, 7] })
+    expect(handle.get()).toMatchObject({ value: 1, revision: 0 })
+    stop()
+  })
+})

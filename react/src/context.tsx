@@ -1,6 +1,13 @@
 // Which client (and so which cache: `client.cache`) the hooks below a provider use.
 
-import { createClient, untyped, type AnyAtomKVClient, type AtomKVClient, type TokenOption } from '@atomkv/client'
+import {
+  createClient,
+  untyped,
+  type AnyAtomKVClient,
+  type AtomKVClient,
+  type Prefetched,
+  type TokenOption,
+} from '@atomkv/client'
 import { createContext, useContext, useEffect, useMemo, useRef, type ReactElement, type ReactNode } from 'react'
 
 const AtomKVContext = createContext<AtomKVClient | null>(null)
@@ -27,12 +34,20 @@ export type AtomKVProviderProps = (
       token?: TokenOption
     }
 ) & {
+  /**
+   * Values read on the server (`prefetch(client, keys)`), for the first
+   * render: the hooks on those keys show them at once, with no loading state,
+   * on the server and in the browser alike (so hydration matches), and the
+   * browser does not read them again; the stream brings later changes. Taken
+   * once per client.
+   */
+  initialData?: Prefetched
   children?: ReactNode
 }
 
 /** Makes a client available to every AtomKV hook below it. */
 export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
-  const { url, token, children } = props
+  const { url, token, initialData, children } = props
   const given = props.client && untyped(props.client)
   // The latest token, read at each request: a new one (an inline function, a
   // refreshed string) must not remake the client and drop its cache.
@@ -54,6 +69,8 @@ export function AtomKVProvider(props: AtomKVProviderProps): ReactElement {
     [given, url],
   )
   const client = given ?? owned!
+  // Before the children render: their first render reads it.
+  useMemo(() => initialData && client.cache.hydrate(initialData), [client]) // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
     if (!owned) return
     cancelClose(owned)

@@ -5,6 +5,7 @@
 
 export { AtomKVProvider, useAtomKVClient, type AtomKVProviderProps } from './context.js'
 export { useAtomKV, type UseAtomKVOptions, type UseAtomKVResult } from './use-atomkv.js'
+export { useAtomKVSuspense } from './use-atomkv-suspense.js'
 export { useAtomKVPrefix } from './use-atomkv-prefix.js'
 export { useAtomKVStatus } from './use-atomkv-status.js'
 export { defineKeys, type TypedAtomKVHooks } from './define-keys.js'
@@ -23,6 +24,7 @@ export type {
   ModifyOptions,
   PrefixItem,
   PrefixState,
+  Prefetched,
   SchemaKey,
   SchemaPrefix,
   SchemaPrefixValue,

@@ -22,6 +22,7 @@ import {
   type KeyState,
   type PrefixHandle,
   type PrefixState,
+  type Prefetched,
 } from './types.js'
 
 /**
@@ -68,6 +69,7 @@ export class AtomKVCache {
     return {
       key,
       get: () => (invalid ?? this.#paths.get(key)?.state ?? LOADING_KEY) as KeyState<T>,
+      initial: () => (invalid ?? (this.#paths.get(key) as CachedKey | undefined)?.hydrated ?? LOADING_KEY) as KeyState<T>,
       listen: (listener) => (invalid ? noop : this.#cached(key, CachedKey).listen(listener)),
       set: (value, options) => this.set(key, value, options),
       modify: async (fn, options) => (await this.modify(key, fn, options))?.[0],
@@ -128,6 +130,20 @@ export class AtomKVCache {
       return undefined
     }
     return [this.#settle(key, write, result[0], result[1]) as T, result[1]]
+  }
+
+  /**
+   * Starts keys from values read elsewhere, such as a server's `prefetch()`:
+   * a component's first render shows them, with no loading state, and the
+   * server rendering that used the same values matches. Only keys not loaded
+   * yet take them; the stream then brings what changed since. Keys only (a
+   * prefix's map is not hydrated). Held until first observed.
+   */
+  hydrate(data: Prefetched): void {
+    for (const [key, [value, revision]] of Object.entries(data)) {
+      if (keyProblem(key) !== undefined) continue
+      ;(this.#cached(key, CachedKey) as CachedKey).hydrate(value, revision)
+    }
   }
 
   /**

@@ -24,8 +24,25 @@ export class CachedKey extends CachedPath<KeyState> {
   #rebuilding = false
   #seen = false
 
+  /** The state it was given by `hydrate()`: what server rendering showed, and the first client render shows. */
+  hydrated: KeyState | undefined
+
   constructor(key: string, host: CacheHost) {
     super(key, host, LOADING_KEY)
+  }
+
+  /**
+   * Starts from a value read elsewhere (a server's prefetch) instead of
+   * loading. The stream then checks it like a `reset`'s rebuild: a changed
+   * value replaces it, and a key its first snapshot lacks is missing.
+   */
+  hydrate(value: unknown, revision: number): void {
+    if (this.#confirmed.status !== 'loading') return
+    const state: KeyState =
+      revision < 0 ? MISSING : Object.freeze({ value, revision, status: 'ready', error: undefined, pending: false })
+    this.hydrated = state
+    this.#rebuilding = true
+    this.#confirm(state)
   }
 
   protected onEvent(event: WatchEvent): void {

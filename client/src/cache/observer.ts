@@ -107,8 +107,11 @@ export class KeyObserver<T = unknown, S = T | null, V = T | null> implements Obs
   /** The view of the key's current state. */
   readonly get = (): KeyView<S> => this.#view(this.handle.get(), this.#current)
 
-  /** The view before anything is known (`initialValue`, status `loading`): what server rendering shows. */
-  readonly getInitial = (): KeyView<S> => this.#view(LOADING_KEY, this.#initial)
+  /**
+   * The view before the stream: of the hydrated state (`cache.hydrate()`), else
+   * loading (`initialValue`). What server rendering shows, and the first client render.
+   */
+  readonly getInitial = (): KeyView<S> => this.#view(this.handle.initial?.() ?? LOADING_KEY, this.#initial)
 
   /** Calls `listener` after each change of the view; watches the key while any listener is attached. */
   readonly listen = (listener: () => void): (() => void) => {

@@ -88,6 +88,8 @@ export type KeyModifier<T, V = T | null> = (current: V, revision: number) => T |
 /** A live key: read it, listen to it, write it. */
 export interface KeyHandle<T = unknown> extends Observable<KeyState<T>> {
   readonly key: string
+  /** The state before the stream: `hydrate()`'s, else loading. What server rendering shows. */
+  initial?(): KeyState<T>
   /** Force-set; resolves to the new revision. Shown at once unless `optimistic: false`. */
   set(value: T, options?: CacheWriteOptions): Promise<number>
   /**
@@ -119,3 +121,6 @@ export interface CacheOptions {
 }
 
 export const DEFAULT_RELEASE_DELAY_MS = 1000
+
+/** Keys with their `[value, revision]` (`[null, -1]`: missing), read on a server for `cache.hydrate()`: `prefetch()`'s result. */
+export type Prefetched = Readonly<Record<string, readonly [value: unknown, revision: number]>>
