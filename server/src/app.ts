@@ -45,7 +45,7 @@ import {
 import { corsOf, HANDLED, json, Refusal, quote, type Reply, reply, setCors, SSE_HEADERS, SSE_HEADERS_H2, textResponse, webResponse } from './reply.js'
 import { WebSink } from './sink.js'
 import { acceptsEventStream } from './sse.js'
-import { type Store, StoreFullError, StoreWriteError } from './store.js'
+import { type Store, StoreFullError, StoreReadError, StoreWriteError } from './store.js'
 
 export interface AtomKVStats {
   /** Keys stored. */
@@ -129,7 +129,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
         if (!cors.allows(origin, host)) throw new Refusal(403, `forbidden: origin ${quote(origin!)} is not allowed (corsOrigins)`)
       }
   const ownsStore = !options.store
-  const store =
+  const store: Store =
     options.store ?? new MemoryStore({ maxKeys: options.maxKeys, expireAfterMs: options.expireAfterMs })
   const hub = new Hub(store, {
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
@@ -191,7 +191,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       throw new Refusal(400, `invalid key ${quote(path)}: ${problem}${hint}`)
     }
     if (gate) await gate.check(event, 'read', path)
-    const entry = await store.get(path)
+    let entry
+    try {
+      entry = await store.get(path)
+    } catch (error) {
+      throw unreadable(error)
+    }
     if (!entry) throw new Refusal(404, `no key ${quote(path)}`, ['cache-control', 'no-cache'])
     return reply(event, 200, entry.json, [
       'content-type', 'application/json',
@@ -229,7 +234,12 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
    */
   async function conflict(event: H3Event, key: string, why: string): Promise<Reply> {
     if (event.req.headers.get('accept')?.includes('application/json') && (await mayRead(event, key))) {
-      const current = await store.get(key)
+      let current
+      try {
+        current = await store.get(key)
+      } catch (error) {
+        throw unreadable(error)
+      }
       return reply(event, 409, current?.json ?? 'null', [
         'content-type', 'application/json',
         HEADER.revision, String(current?.revision ?? -1),
@@ -237,6 +247,11 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       ])
     }
     throw new Refusal(409, why)
+  }
+
+  /** A read the store could not make (a shared store out of reach) is a `503`, with why; anything else stays a 500. */
+  function unreadable(error: unknown): unknown {
+    return error instanceof StoreReadError ? new Refusal(503, error.message) : error
   }
 
   async function mayRead(event: H3Event, key: string): Promise<boolean> {
@@ -307,6 +322,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
     if (typeof subscriber === 'string') {
       const why = {
         closed: 'the service is shutting down',
+        'store-unavailable': 'the store cannot be reached; retry shortly',
         'too-many-streams': `too many open streams (at most ${maxStreams})`,
         'too-many-from-client': `too many open streams from ${event.req.ip} (at most ${maxStreamsPerClient})`,
         'too-many-subscriptions': `too many subscriptions on the server (at most ${maxTotalSubscriptions} over all streams)`,
@@ -392,6 +408,7 @@ export function createAtomKV(options: AtomKVOptions = {}): AtomKV {
       {
         GET: (event) => {
           if (hub.closed) throw new Refusal(503, 'shutting down')
+          if (store.available?.() === false) throw new Refusal(503, 'the store cannot be reached')
           return json(event, { status: 'ok' })
         },
       },

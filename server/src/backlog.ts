@@ -189,6 +189,14 @@ export class Backlog {
     this.#foldedTop = Math.max(this.#foldedTop, oldest.top)
   }
 
+  /**
+   * Drops every event (their seqs stay used): after changes were missed,
+   * none of them leads up to the next one, so every resume resets.
+   */
+  clear(): void {
+    while (this.events > 0) this.#evictOldest()
+  }
+
   /** The event at `seq`, if it is still kept. */
   at(seq: number): BacklogEvent | undefined {
     const first = this.#events.at(0)

@@ -10,7 +10,7 @@ import type { Change, Store, Write } from './store.js'
 import { Subscriber, type SubscriberHost } from './subscriber.js'
 
 /** Why a stream was not opened. */
-export type OpenRefusal = 'closed' | 'too-many-streams' | 'too-many-from-client' | 'too-many-subscriptions'
+export type OpenRefusal = 'closed' | 'store-unavailable' | 'too-many-streams' | 'too-many-from-client' | 'too-many-subscriptions'
 
 export interface HubOptions {
   heartbeatMs: number
@@ -53,10 +53,10 @@ export class StreamCutError extends Error {
 export class Hub implements SubscriberHost {
   /**
    * Names this hub's backlog: sent with every stream as `X-AtomKV-Instance`.
-   * A durable store's history keeps it across restarts; otherwise each start
-   * has its own.
+   * A durable store's history keeps it across restarts, a shared store's is
+   * the same on every instance; otherwise each start has its own.
    */
-  readonly instance: string
+  #instance: string
   readonly backlog: Backlog
   readonly #store: Store
   readonly #options: HubOptions
@@ -84,14 +84,28 @@ export class Hub implements SubscriberHost {
     this.#options = options
     this.backlog = new Backlog(options.backlog)
     const history = store.history
-    this.instance = history?.instance ?? crypto.randomUUID()
+    this.#instance = history?.instance ?? crypto.randomUUID()
     if (history) {
       this.backlog.assumeRemoved(history.removedTop)
       for (const { key, revision, json, removedRevision } of history.changes) {
         this.backlog.append(key, revision, json, removedRevision)
       }
     }
-    this.#unsubscribe = store.subscribe((change) => this.publish(change))
+    const unsubscribe = store.subscribe((change) => this.publish(change))
+    const unwatch = store.onInterruption?.(({ missed, instance }) => {
+      // What the backlog holds no longer leads up to what comes next: every resume from it resets.
+      if (missed) this.backlog.clear()
+      this.#instance = instance
+      this.closeStreams()
+    })
+    this.#unsubscribe = () => {
+      unsubscribe()
+      unwatch?.()
+    }
+  }
+
+  get instance(): string {
+    return this.#instance
   }
 
   /** After close(): no stream opens any more. */
@@ -145,6 +159,7 @@ export class Hub implements SubscriberHost {
    */
   open({ subscriptions, initial, lastEventId, instance, session, client }: OpenStream): Subscriber | OpenRefusal {
     if (this.#closed) return 'closed'
+    if (this.#store.available?.() === false) return 'store-unavailable'
     if (this.#subscribers.size >= this.#options.maxStreams) return 'too-many-streams'
     const perClient = this.#options.maxStreamsPerClient
     if (perClient > 0 && client !== undefined && (this.#perClient.get(client) ?? 0) >= perClient) {

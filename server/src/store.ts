@@ -70,6 +70,15 @@ export interface Store {
   size(): number
   /** Characters of the keys and values stored, if the store knows (for metrics). */
   chars?(): number
+  /**
+   * A shared store's change feed can be interrupted (its connection lost, or
+   * changes missed): the listener ends every stream so clients resume, and
+   * when changes were missed forgets what it kept for resuming. Returns the
+   * function that unsubscribes.
+   */
+  onInterruption?(listener: (interruption: FeedInterruption) => void): () => void
+  /** False while a shared store cannot be reached: new streams are refused (`503`) and `/.health` says so. */
+  available?(): boolean
   /** Releases timers and connections; the store is unusable afterwards. */
   close?(): void | Promise<void>
   /**
@@ -85,6 +94,20 @@ export interface StoreHistory {
   readonly instance: string
   readonly changes: readonly Change[]
   readonly removedTop: number
+}
+
+export interface FeedInterruption {
+  /** Why, for logs. */
+  readonly reason: string
+  /** Changes were missed: events kept for resuming no longer follow on from the ones to come. */
+  readonly missed: boolean
+  /** The history's name from now on (a new one when the shared store lost its data). */
+  readonly instance: string
+}
+
+/** A read the store could not make (a shared store out of reach): answered `503`. */
+export class StoreReadError extends Error {
+  override name = 'StoreReadError'
 }
 
 /** A write the store could not make durable (a disk that refuses writes): answered `503`. */
