@@ -1,0 +1,94 @@
+// A real redis-server for tests: on 127.0.0.1, a free port and a temporary
+// directory of its own, stopped (and its directory removed) after the file's
+// tests. `.ci/run` installs Debian's redis-server when it is missing.
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { waitFor } from '@atomkv/test-support'
+import { afterAll } from 'vitest'
+
+export interface TestRedis {
+  readonly url: string
+  readonly port: number
+  readonly dir: string
+  /** Kills it (SIGKILL: what it has not written is lost, as in a crash). */
+  kill(): Promise<void>
+  /** Starts it again on the same port and directory (after `kill`). */
+  start(): Promise<void>
+  /** Stops it for good and removes its directory. */
+  stop(): Promise<void>
+}
+
+const running: TestRedis[] = []
+afterAll(async () => {
+  for (const redis of running.splice(0)) await redis.stop()
+})
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let answer = ''
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (data) => {
+      answer += data.toString()
+      if (answer.includes('\r\n')) {
+        socket.destroy()
+        resolve(answer.startsWith('+PONG'))
+      }
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
+
+/**
+ * Starts a redis-server. `persist`: an append-only file synced at every
+ * write (`appendfsync always`), so a kill loses nothing it acknowledged;
+ * otherwise nothing is kept on disk.
+ */
+export async function startRedis({ persist = false }: { persist?: boolean } = {}): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'atomkv-redis-'))
+  const port = await freePort()
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no']
+  args.push(...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']))
+  let child: ChildProcess | undefined
+  let stopped = false
+  const exited = () => new Promise<void>((resolve) => (child?.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
+
+  const redis: TestRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    async start() {
+      child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] })
+      child.on('error', (error) => {
+        throw new Error(`cannot start redis-server (is it installed? .ci/run installs it): ${error.message}`)
+      })
+      await waitFor(() => ping(port), `redis-server on port ${port}`, 10_000)
+    },
+    async kill() {
+      child?.kill('SIGKILL')
+      await exited()
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      child?.kill('SIGTERM')
+      await exited()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await redis.start()
+  running.push(redis)
+  return redis
+}
