@@ -112,7 +112,7 @@ function unpack(packed: string): { revision: number; seq: number; json: string }
 }
 
 /** The URL without credentials, for messages. */
-function describe(url: string): string {
+export function describeRedis(url: string): string {
   try {
     const parsed = new URL(url)
     return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`
@@ -157,6 +157,8 @@ export class RedisStore implements Store {
   #waiters: { seq: number; resolve: () => void }[] = []
   /** Whether the reader has lost its connection since it last read. */
   #down = false
+  /** What the connection last failed with ("connect ECONNREFUSED …"): says more than a command's own error. */
+  #connectionError: string | undefined
   #reading: Promise<void> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
   #closed = false
@@ -171,7 +173,7 @@ export class RedisStore implements Store {
     const prefix = options.prefix ?? 'atomkv'
     if (/[{}]/.test(prefix)) throw new RangeError(`prefix must not contain { or }, got ${JSON.stringify(prefix)}`)
     this.#logger = resolveLogger(options.logger)
-    this.where = describe(url)
+    this.where = describeRedis(url)
     this.#base = `{${prefix}}`
     const keys = ['data', 'written', 'feed', 'seq', 'top'].map((name) => `${this.#base}:${name}`)
     this.#head = [...keys, this.#base, String(this.feedLength), String(this.expireAfterMs)]
@@ -193,14 +195,17 @@ export class RedisStore implements Store {
     for (const [name, lua] of Object.entries(scripts)) this.#command.defineCommand(name, { lua, numberOfKeys: 5 })
     let reported = false
     const report = (error: Error) => {
+      this.#connectionError = error.message
       // ioredis reports every failed reconnection: once per outage is enough.
-      if (reported || this.#closed) return
+      // Before open() is done, open() itself says what failed.
+      if (reported || this.#closed || !this.history) return
       reported = true
       this.#logger.error(`atomkv: lost Redis at ${this.where} (${error.message}); reconnecting`)
     }
     this.#command.on('error', report)
     this.#reader.on('error', report)
     this.#command.on('ready', () => {
+      this.#connectionError = undefined
       if (reported && !this.#closed) this.#logger.warn(`atomkv: Redis at ${this.where} is back`)
       reported = false
     })
@@ -211,7 +216,7 @@ export class RedisStore implements Store {
     try {
       await Promise.all([this.#command.connect(), this.#reader.connect()])
     } catch (error) {
-      throw new RedisStoreError(`cannot connect to Redis at ${this.where}: ${(error as Error).message}`)
+      throw new RedisStoreError(`cannot connect to Redis at ${this.where}: ${this.#connectionError ?? (error as Error).message}`)
     }
     let opened
     try {
@@ -367,7 +372,7 @@ export class RedisStore implements Store {
 
   #problem(error: unknown, doing: string): string {
     const message = error instanceof Error ? error.message : String(error)
-    if (this.#command.status !== 'ready') return `Redis at ${this.where} is unreachable (${message})`
+    if (this.#command.status !== 'ready') return `Redis at ${this.where} is unreachable (${this.#connectionError ?? message})`
     return `Redis at ${this.where} failed ${doing}: ${message}`
   }
 
@@ -422,34 +427,31 @@ export class RedisStore implements Store {
   async #recover(error: unknown): Promise<void> {
     if (!this.#down) {
       this.#down = true
-      this.#interrupt(`lost the Redis feed (${error instanceof Error ? error.message : String(error)})`, false)
+      const why = this.#reader.status === 'ready' ? (error instanceof Error ? error.message : String(error)) : this.#connectionError
+      this.#interrupt(`lost the Redis feed at ${this.where} (${why ?? 'connection closed'})`, false)
     }
-    while (!this.#closed && this.#reader.status !== 'ready') {
-      await new Promise((resolve) => {
-        const done = () => {
-          this.#reader.off('ready', done)
-          this.#reader.off('end', done)
-          resolve(undefined)
-        }
-        this.#reader.once('ready', done)
-        this.#reader.once('end', done)
-        setTimeout(done, 1000).unref?.()
-      })
-    }
-    if (this.#closed) return
-    try {
-      // A Redis that lost its data (restarted without persistence) starts a new history.
-      const instance = (await this.#reader.call('GET', `${this.#base}:instance`)) as string | null
-      if (instance !== this.#instance) {
-        const [renamed] = await this.#command.atomkvOpen(...this.#head, randomUUID())
-        this.#instance = renamed
-        // The new feed is read from its start: its seqs start again at 1.
-        this.#lastId = '0-0'
-        this.#seq = 0
-        this.#interrupt(`Redis at ${this.where} lost its data: a new history begins`, true)
+    // Until both connections are back and the feed is checked: a check that fails is tried again.
+    while (!this.#closed) {
+      for (const connection of [this.#reader, this.#command]) {
+        while (!this.#closed && connection.status !== 'ready') await ready(connection)
       }
-    } catch {
-      // Down again: the next read finds out.
+      if (this.#closed) return
+      try {
+        // A Redis that lost its data (restarted without persistence) starts a new history.
+        const instance = (await this.#reader.call('GET', `${this.#base}:instance`)) as string | null
+        if (instance !== this.#instance) {
+          const [renamed] = await this.#command.atomkvOpen(...this.#head, randomUUID())
+          this.#instance = renamed
+          // The new feed is read from its start: its seqs start again at 1.
+          this.#lastId = '0-0'
+          this.#seq = 0
+          this.#interrupt(`Redis at ${this.where} lost its data: a new history begins`, true)
+        }
+        this.#down = false
+        return
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
     }
   }
 
@@ -477,6 +479,21 @@ export class RedisStore implements Store {
       }
     }
   }
+}
+
+/** Resolves once `connection` is ready, has ended, or after a second (to look again). */
+function ready(connection: Redis): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      connection.off('ready', done)
+      connection.off('end', done)
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(done, 1000)
+    connection.once('ready', done)
+    connection.once('end', done)
+  })
 }
 
 function entryOf(packed: string): Entry {

@@ -44,7 +44,7 @@ function ping(port: number): Promise<boolean> {
       answer += data.toString()
       if (answer.includes('\r\n')) {
         socket.destroy()
-        resolve(answer.startsWith('+PONG'))
+        resolve(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH')) // up, with or without a password
       }
     })
     socket.on('error', () => resolve(false))
@@ -54,13 +54,13 @@ function ping(port: number): Promise<boolean> {
 /**
  * Starts a redis-server. `persist`: an append-only file synced at every
  * write (`appendfsync always`), so a kill loses nothing it acknowledged;
- * otherwise nothing is kept on disk.
+ * otherwise nothing is kept on disk. `args`: more of redis-server's options.
  */
-export async function startRedis({ persist = false }: { persist?: boolean } = {}): Promise<TestRedis> {
+export async function startRedis({ persist = false, args: more = [] }: { persist?: boolean; args?: string[] } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'atomkv-redis-'))
   const port = await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no']
-  args.push(...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']))
+  args.push(...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), ...more)
   let child: ChildProcess | undefined
   let stopped = false
   const exited = () => new Promise<void>((resolve) => (child?.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
