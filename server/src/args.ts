@@ -26,8 +26,13 @@ Options:
                                   it is answered: always (default; a crash
                                   loses nothing answered), interval (synced
                                   every second), never (when the OS likes)
+  --redis <url>                   keep the data in Redis (redis://host:6379, with
+                                  user:password@ or rediss:// for TLS if needed),
+                                  shared with every server on the same Redis:
+                                  run several behind a load balancer
   --expire-after <duration>       drop keys not written for this long; 0 keeps them
-                                  forever (default 7d in memory, 0 with --data)
+                                  forever (default 7d in memory, 0 with --data
+                                  or --redis)
   --heartbeat <duration>          comment sent on idle streams this often; 0 sends
                                   none (default 15s)
   --max-queue <size>              a stream holding more unsent bytes is cut off
@@ -92,6 +97,7 @@ const flags = {
   'expire-after': { type: 'string' },
   data: { type: 'string' },
   fsync: { type: 'string' },
+  redis: { type: 'string' },
   heartbeat: { type: 'string' },
   'max-queue': { type: 'string' },
   'backlog-events': { type: 'string' },
@@ -151,6 +157,11 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     return value as FsyncPolicy
   })
   if (options.fsync !== undefined && options.data === undefined) throw new CliError('--fsync needs --data')
+  options.redis = read('redis', (_flag, value) => {
+    if (!/^rediss?:\/\/./.test(value)) throw new CliError(`--redis ${JSON.stringify(value)}: expected a URL such as redis://127.0.0.1:6379`)
+    return value
+  })
+  if (options.redis !== undefined && options.data !== undefined) throw new CliError('--redis and --data cannot be used together')
   options.heartbeatMs = duration('heartbeat')
   options.maxQueueBytes = size('max-queue')
   const backlog = { maxEvents: count('backlog-events'), maxBytes: size('backlog-bytes') }

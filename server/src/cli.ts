@@ -4,6 +4,7 @@
 import { INSPECT_PATH } from '@atomkv/client/protocol'
 import { CliError, parseCli, USAGE } from './args.js'
 import { DataDirError } from './file-store.js'
+import { describeRedis, RedisStoreError } from './redis-store.js'
 import { DEFAULT_EXPIRE_AFTER_MS } from './memory-store.js'
 import { type AtomKVServer, serve } from './serve.js'
 
@@ -53,6 +54,10 @@ async function main(): Promise<void> {
       process.stderr.write(`atomkv: cannot open the data directory: ${error.message}\n`)
       process.exit(1)
     }
+    if (error instanceof RedisStoreError) {
+      process.stderr.write(`atomkv: ${error.message}\n`)
+      process.exit(1)
+    }
     const reason =
       code === 'EADDRINUSE'
         ? `${where} is already in use`
@@ -69,9 +74,10 @@ async function main(): Promise<void> {
 }
 
 /** Where the data lives and how long keys stay: said at start, so nobody is surprised by either. */
-function storage(options: { data?: string; fsync?: string; expireAfterMs?: number }): string {
-  const expiry = options.expireAfterMs ?? (options.data === undefined ? DEFAULT_EXPIRE_AFTER_MS : 0)
+function storage(options: { data?: string; fsync?: string; redis?: string | { url: string }; expireAfterMs?: number }): string {
+  const expiry = options.expireAfterMs ?? (options.data === undefined && options.redis === undefined ? DEFAULT_EXPIRE_AFTER_MS : 0)
   const kept = expiry === 0 ? 'keys are kept until deleted' : `a key not written for ${human(expiry)} is dropped`
+  if (options.redis !== undefined) return `data in Redis at ${describeRedis(typeof options.redis === 'string' ? options.redis : options.redis.url)}, shared with every server on it; ${kept}`
   if (options.data === undefined) return `data in memory only (lost when the server stops; --data <dir> keeps it); ${kept}`
   return `data in ${options.data} (fsync ${options.fsync ?? 'always'}); ${kept}`
 }

@@ -5,6 +5,8 @@ import type { Socket } from 'node:net'
 import { serve as srvx } from 'srvx'
 import { type AtomKV, createAtomKV } from './app.js'
 import { fileStore, type FsyncPolicy } from './file-store.js'
+import { redisStore, type RedisStoreOptions } from './redis-store.js'
+import type { Store } from './store.js'
 import { guardURL } from './routing.js'
 import { type AtomKVOptions, checkInteger, resolveLogger } from './options.js'
 import { corsPolicy } from './cors.js'
@@ -29,6 +31,15 @@ export interface ServeOptions extends AtomKVOptions {
   data?: string
   /** With `data`: when a write is on disk before it is answered. Default `always`. */
   fsync?: FsyncPolicy
+  /**
+   * A Redis URL (`redis://host:6379`): the store is kept there (a
+   * {@link redisStore}), shared with every other server started on the same
+   * Redis, streams and resume included. Keys are kept until deleted unless
+   * `expireAfterMs` says otherwise. Not with `store` or `data`. An object
+   * gives the store's own options beside its `url` (a key `prefix`, ioredis
+   * options).
+   */
+  redis?: string | (RedisStoreOptions & { url: string })
 }
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
@@ -69,16 +80,21 @@ export async function serve(options: ServeOptions = {}): Promise<AtomKVServer> {
     maxConnections = DEFAULT_MAX_CONNECTIONS,
     data,
     fsync,
+    redis,
     ...rest
   } = options
   checkInteger('headersTimeoutMs', headersTimeoutMs, 1)
   checkInteger('requestTimeoutMs', requestTimeoutMs, 1)
   checkInteger('maxConnections', maxConnections, 1)
   if (data !== undefined && rest.store) throw new TypeError('data and store cannot be used together')
-  const durable =
-    data === undefined
-      ? undefined
-      : await fileStore(data, { fsync, maxKeys: rest.maxKeys, expireAfterMs: rest.expireAfterMs, logger: rest.logger })
+  if (redis !== undefined && (rest.store || data !== undefined)) throw new TypeError('redis cannot be used with store or data')
+  const { maxKeys, expireAfterMs, logger } = rest
+  let durable: (Store & { close(): Promise<void> }) | undefined
+  if (data !== undefined) durable = await fileStore(data, { fsync, maxKeys, expireAfterMs, logger })
+  else if (redis !== undefined) {
+    const { url, ...more } = typeof redis === 'string' ? { url: redis } : redis
+    durable = await redisStore(url, { maxKeys, expireAfterMs, logger, ...more })
+  }
   let atomkv: AtomKV
   try {
     atomkv = createAtomKV(durable ? { ...rest, store: durable } : rest)

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { CliError, parseCli } from '../src/args.js'
 import { waitFor } from '@atomkv/test-support'
 import { set, SSEClient } from './helpers.js'
+import { startRedis } from './redis-server.js'
 
 describe('parseCli', () => {
   it('defaults to every interface on port 8000', () => {
@@ -124,6 +125,14 @@ describe('parseCli', () => {
     expect(() => parseCli(['--data', ''])).toThrow(/--data needs a directory/)
   })
 
+  it('takes --redis (or ATOMKV_REDIS), a redis:// or rediss:// URL, not with --data', () => {
+    const options = (argv: string[], env = {}) => (parseCli(argv, env) as { options: Record<string, unknown> }).options
+    expect(options(['--redis', 'redis://127.0.0.1:6379'])).toMatchObject({ redis: 'redis://127.0.0.1:6379' })
+    expect(options([], { ATOMKV_REDIS: 'rediss://u:p@cache.internal:6380/2' })).toMatchObject({ redis: 'rediss://u:p@cache.internal:6380/2' })
+    expect(() => parseCli(['--redis', '127.0.0.1:6379'])).toThrow(/--redis "127.0.0.1:6379": expected a URL such as redis:\/\/127.0.0.1:6379/)
+    expect(() => parseCli(['--redis', 'redis://h', '--data', 'd'])).toThrow(/--redis and --data cannot be used together/)
+  })
+
   it('answers --help and -h', () => {
     expect(parseCli(['--help'])).toEqual({ command: 'help' })
     expect(parseCli(['-h'])).toEqual({ command: 'help' })
@@ -230,6 +239,20 @@ describe('the atomkv command (dist/cli.js)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('says it keeps the data in Redis (no password shown), and exits 1 when Redis cannot be reached', async () => {
+    const redis = await startRedis({ args: ['--requirepass', 'secret'] })
+    const shared = run(['--addr', '127.0.0.1:0', '--redis', `redis://:secret@127.0.0.1:${redis.port}`])
+    await waitFor(() => /data in/.test(shared.output.stdout), 'the storage line', 15_000)
+    expect(shared.output.stdout).toContain(`data in Redis at redis://127.0.0.1:${redis.port}, shared with every server on it; keys are kept until deleted`)
+    expect(shared.output.stdout).not.toContain('secret')
+    shared.child.kill('SIGTERM')
+    expect(await shared.exited).toBe(0)
+    await redis.stop()
+    const unreachable = run(['--addr', '127.0.0.1:0', '--redis', `redis://127.0.0.1:${redis.port}`])
+    expect(await unreachable.exited).toBe(1)
+    expect(unreachable.output.stderr).toMatch(/^atomkv: cannot connect to Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)
   })
 
   it('exits 2 with a message naming the file when --auth is bad', async () => {
