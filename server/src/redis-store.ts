@@ -446,6 +446,14 @@ export class RedisStore implements Store {
           this.#lastId = '0-0'
           this.#seq = 0
           this.#interrupt(`Redis at ${this.where} lost its data: a new history begins`, true)
+        } else {
+          // Changes trimmed from the feed while away are missed: said before new streams open here.
+          const next = (await this.#reader.call('XRANGE', this.#head[2]!, `(${this.#lastId}`, '+', 'COUNT', 1)) as [string, string[]][]
+          const seq = next[0] && parseEntry(next[0][0], next[0][1]).seq
+          if (seq && seq !== this.#seq + 1) {
+            this.#interrupt(`missed changes ${this.#seq + 1} to ${seq - 1} of the Redis feed while away`, true)
+            this.#seq = seq - 1
+          }
         }
         this.#down = false
         return

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { startClient, startServer, waitFor } from '@atomkv/test-support'
 import { post, set, SSEClient } from './helpers.js'
-import { startRedis } from './redis-server.js'
+import { startProxy, startRedis } from './redis-server.js'
 
 describe('Redis out of reach', () => {
   it('answers 503 with why, ends streams, and recovers by itself when Redis is back', async () => {
@@ -114,5 +114,32 @@ describe('Redis out of reach', () => {
     await waitFor(() => resumed.events.some((e) => e.event === 'ready'), 'the reset snapshot')
     expect(resumed.events[0]).toMatchObject({ event: 'reset', data: '{"reason":"server-restarted"}' })
     expect(resumed.writes()).toEqual([{ key: '/k', revision: 0, value: 'after' }])
+  })
+
+  it('resets resumes on a server cut off from Redis for longer than the feed is long, instead of leaving a gap', async () => {
+    const redis = await startRedis()
+    const proxy = await startProxy(redis.port)
+    const a = await startServer({ redis: { url: redis.url, feedLength: 10 } })
+    const b = await startServer({ redis: { url: proxy.url, feedLength: 10 } })
+    const stream = await SSEClient.open(`${b.url}/g/`)
+    const instance = stream.response.headers.get('x-atomkv-instance')!
+    await set(a.url, '/g/k', 0)
+    await stream.waitForWrites(1)
+    const lastId = stream.lastEventId()!
+
+    proxy.cut()
+    await waitFor(() => stream.ended, 'the stream on the server cut off to end')
+    // Redis trims its stream a node (100 entries) at a time: 300 changes leave the first ones behind.
+    for (let i = 1; i <= 300; i++) await set(a.url, '/g/k', i)
+    proxy.restore()
+    await waitFor(async () => (await fetch(`${b.url}/.health`)).status === 200, 'the server to reconnect', 20_000)
+    const live = await SSEClient.open(`${b.url}/g/`)
+    await set(a.url, '/g/k', 'last')
+    await live.waitForWrites(1) // b has read the feed up to here
+
+    const resumed = await SSEClient.open(`${b.url}/g/?instance=${instance}`, { 'last-event-id': lastId })
+    await waitFor(() => resumed.events.some((e) => e.event === 'ready'), 'the reset snapshot')
+    expect(resumed.events[0]).toMatchObject({ event: 'reset', data: '{"reason":"not-in-backlog"}' })
+    expect(resumed.writes()).toEqual([{ key: '/g/k', revision: 301, value: 'last' }])
   })
 })

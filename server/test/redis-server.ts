@@ -92,3 +92,53 @@ export async function startRedis({ persist = false, args: more = [] }: { persist
   running.push(redis)
   return redis
 }
+
+export interface TcpProxy {
+  readonly url: string
+  /** Drops every connection, and refuses new ones until `restore()`: a network partition. */
+  cut(): void
+  restore(): void
+  close(): Promise<void>
+}
+
+/** A TCP proxy on 127.0.0.1 to `port`, to cut one server off from Redis while others keep it. */
+export async function startProxy(port: number): Promise<TcpProxy> {
+  const sockets = new Set<import('node:net').Socket>()
+  let refusing = false
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy()
+    const upstream = createConnection({ port, host: '127.0.0.1' })
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(from)
+      from.pipe(to)
+      from.on('error', () => to.destroy())
+      from.on('close', () => {
+        sockets.delete(from)
+        to.destroy()
+      })
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port: own } = server.address() as { port: number }
+  const proxy: TcpProxy = {
+    url: `redis://127.0.0.1:${own}`,
+    cut() {
+      refusing = true
+      for (const socket of sockets) socket.destroy()
+    },
+    restore() {
+      refusing = false
+    },
+    async close() {
+      proxy.cut()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+  proxies.push(proxy)
+  return proxy
+}
+
+const proxies: TcpProxy[] = []
+afterAll(async () => {
+  for (const proxy of proxies.splice(0)) await proxy.close()
+})
