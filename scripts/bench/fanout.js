@@ -42,15 +42,36 @@ const shares = (total, parts) => Array.from({ length: parts }, (_, p) => Math.fl
  * earlier workloads while the subscribers connect, and its RSS growth (even
  * negative) would say nothing about what a subscriber costs.
  */
-export async function fanoutRun(kind, { fanout: settings }, round, subscribers) {
+export async function fanoutRun(kind, settings, round, subscribers) {
+  const server = await startServer(kind)
+  try {
+    return await fanoutOn([server], settings, round, subscribers)
+  } finally {
+    await server.stop()
+  }
+}
+
+/**
+ * The fan-out on servers already started: the subscribers split over them
+ * (worker w connects to server w mod n), the writes all made on the first,
+ * so with several servers sharing a store the rest hear of them through it.
+ * CPU and RSS are the servers' together.
+ */
+export async function fanoutOn(servers, { fanout: settings }, round, subscribers) {
   const { writes, gapMs, workers: workerCount, batch } = settings
   const path = `/fan/r${round}/n${subscribers}`
-  const server = await startServer(kind)
+  const [writer] = servers
+  const server = {
+    kind: servers.map((s) => s.kind).join('+'),
+    cpu: () => servers.reduce((total, s) => total + s.cpu(), 0),
+    rss: () => servers.reduce((total, s) => total + s.rss(), 0),
+    idle: async () => (await Promise.all(servers.map((s) => s.idle()))).every(Boolean),
+  }
   const workers = []
   try {
     await server.idle()
     const rssBefore = server.rss()
-    for (let w = 0; w < Math.min(workerCount, subscribers); w++) workers.push(await startWorker('sse-worker.js'))
+    for (let w = 0; w < Math.max(servers.length, Math.min(workerCount, subscribers)); w++) workers.push(await startWorker('sse-worker.js'))
     // All workers at once, each in batches of its share of `batch`: at most `batch`
     // connections are ever waiting, so the server's accept queue (511 for node) never overflows.
     const perWorker = Math.max(1, Math.floor(batch / workers.length))
@@ -58,7 +79,7 @@ export async function fanoutRun(kind, { fanout: settings }, round, subscribers) 
       const counts = shares(count, workers.length)
       await Promise.all(
         workers.map((worker, w) =>
-          worker.ask({ type: 'connect', port: server.port, path, count: counts[w], batch: perWorker }, 'connected', 60_000),
+          worker.ask({ type: 'connect', port: servers[w % servers.length].port, path, count: counts[w], batch: perWorker }, 'connected', 60_000),
         ),
       )
       if (!(await server.idle())) log(`${server.kind}: still busy after connecting subscribers`)
@@ -76,7 +97,7 @@ export async function fanoutRun(kind, { fanout: settings }, round, subscribers) 
     for (const worker of workers) await worker.ask({ type: 'expect', writes }, 'expecting', 5000)
     const cpuBefore = server.cpu()
     const writesStarted = performance.now()
-    await writeSeries(server.port, path, writes, gapMs)
+    await writeSeries(writer.port, path, writes, gapMs)
     const writeSeconds = (performance.now() - writesStarted) / 1000
     // Every subscriber must get every write: wait (bounded) until each worker says all of its have.
     // A 'complete' sent while the writes were still going out waits in the worker's inbox.
@@ -115,6 +136,6 @@ export async function fanoutRun(kind, { fanout: settings }, round, subscribers) 
       errors: errors.slice(0, 5),
     }
   } finally {
-    await Promise.all([...workers.map((worker) => worker.stop()), server.stop()])
+    await Promise.all(workers.map((worker) => worker.stop()))
   }
 }

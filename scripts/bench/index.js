@@ -4,7 +4,7 @@
 // alternate (ours, baseline, ours, baseline…) over several rounds and every
 // figure is a median, next to the median of the per-round ratios.
 //
-//   node scripts/bench/index.js [--only get,post,post-durable,cas,fanout,memory,prefix-snapshot]
+//   node scripts/bench/index.js [--only get,post,post-durable,cas,fanout,memory,prefix-snapshot,contention,redis]
 //     [--rounds N] [--fanout 1000,5000] [--smoke] [--json] [--markdown FILE]
 //
 // Progress goes to stderr; the table (or with --json, the JSON) to stdout;
@@ -28,8 +28,9 @@ import { figuresOf, markdown, table } from './report.js'
 import { fdLimit, log, startServer } from './servers.js'
 import { median, ratio } from './stats.js'
 import { storeRound } from './store-workloads.js'
+import { redisRun } from './redis.js'
 
-const WORKLOADS = ['get', 'post', 'post-durable', 'cas', 'fanout', 'memory', 'prefix-snapshot', 'contention']
+const WORKLOADS = ['get', 'post', 'post-durable', 'cas', 'fanout', 'memory', 'prefix-snapshot', 'contention', 'redis']
 const KINDS = ['ours', 'baseline']
 
 /** The full run: about 8 minutes on 2 cores. */
@@ -42,6 +43,7 @@ const FULL = {
   fanout: { sizes: [1000, 5000, 10000], writes: 50, gapMs: 20, workers: 4, batch: 400 },
   store: { keys: 100_000, opens: 20, warmup: 5 },
   contention: { clients: 2, increments: 100 },
+  redis: { subscribers: 1000 },
 }
 
 /** Tiny sizes: proves every workload runs and reports, in well under a minute. Never a performance figure. */
@@ -54,6 +56,7 @@ const SMOKE = {
   fanout: { sizes: [20], writes: 5, gapMs: 20, workers: 2, batch: 200 },
   store: { keys: 2000, opens: 3, warmup: 1 },
   contention: { clients: 2, increments: 10 },
+  redis: { subscribers: 20 },
 }
 
 function parseOptions() {
@@ -202,12 +205,12 @@ function problems(results) {
         if (workload === 'cas' && r[kind].consistent !== true) {
           found.push(`${where}: counters sum to ${r[kind].counterSum}, committed ${r[kind].committed}`)
         }
-        if (workload.startsWith('fanout')) {
+        if (workload.startsWith('fanout') || workload.startsWith('redis')) {
           const { lost, duplicates, outOfOrder, malformed, subscribers, errors } = r[kind]
           if (lost !== 0 || duplicates !== 0 || outOfOrder !== 0 || malformed !== 0) {
             found.push(`${where}: lost ${lost}, duplicates ${duplicates}, out of order ${outOfOrder}, malformed ${malformed} (${errors.join('; ')})`)
           }
-          const wanted = Number(workload.split('-')[1])
+          const wanted = workload.startsWith('redis') ? results.meta.settings.redis.subscribers : Number(workload.split('-')[1])
           if (subscribers !== wanted) found.push(`${where}: ${subscribers} subscribers, not ${wanted}`)
         }
       }
@@ -219,7 +222,7 @@ function problems(results) {
 async function main() {
   const { settings, only, smoke, json, markdownFile } = parseOptions()
   const started = Date.now()
-  const wrk = only.has('get') || only.has('post') || only.has('post-durable') ? wrkVersion() : 'wrk not used'
+  const wrk = only.has('get') || only.has('post') || only.has('post-durable') || only.has('redis') ? wrkVersion() : 'wrk not used'
   const meta = {
     command: ['node', 'scripts/bench/index.js', ...process.argv.slice(2)].join(' '),
     date: new Date().toISOString(),
@@ -302,6 +305,15 @@ async function main() {
     results.workloads.contention = summarize('contention', perRound)
   }
 
+  // redis: one and two servers on one Redis, each against a server on the memory store (see redis.js).
+  if (only.has('redis')) {
+    for (const instances of [1, 2]) {
+      const name = `redis-${instances}`
+      const perRound = await rounds(name, settings, (kind, round) => redisRun(kind, settings, round, instances))
+      results.workloads[name] = summarize(name, perRound)
+    }
+  }
+
   meta.seconds = Math.round((Date.now() - started) / 1000)
   meta.loadavg.end = os.loadavg()[0]
   const here = dirname(new URL(import.meta.url).pathname)
@@ -314,7 +326,8 @@ async function main() {
   log(`done in ${meta.seconds} s; raw figures in ${file}`)
 
   const found = problems(results)
-  const missing = meta.workloads.filter((w) => w !== 'fanout' && !results.workloads[w])
+  const missing = meta.workloads.filter((w) => w !== 'fanout' && w !== 'redis' && !results.workloads[w])
+  if (only.has('redis') && !results.workloads['redis-2']) missing.push('redis')
   if (only.has('fanout') && !Object.keys(results.workloads).some((w) => w.startsWith('fanout'))) missing.push('fanout')
   for (const w of missing) found.push(`${w}: not measured`)
   if (found.length > 0) {

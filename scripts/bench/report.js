@@ -28,6 +28,14 @@ export function figuresOf(workload) {
       ['consistent', 'counters sum to the commits', 0, { ratio: false }],
     ]
   }
+  if (workload.startsWith('redis')) {
+    return [
+      ['writeRps', 'writes/s (POST, wrk)', 0],
+      ['writeP99Ms', 'write p99 latency (ms)', 2],
+      ['fanoutP99Ms', 'last subscriber has it, p99 (ms)', 1],
+      ['lost', 'events lost (must be 0)', 0, { ratio: false }],
+    ]
+  }
   if (workload === 'memory') return [['bytesPerKey', 'RSS per key (bytes)', 0]]
   if (workload === 'contention') {
     return [
@@ -165,6 +173,12 @@ ${main.length > 0 ? `${markdownGrid(HEADER, main, 2)}\n\n` : ''}${durable ? dura
   retrying from the value a 409 carries); **baseline** is a hand-written GET → PUT loop with the same
   jittered backoff. Requests counted at the clients; the time is until every update settled. The
   target for ours is at most 0.2 of the loop's requests and time.
+- **redis-1**, **redis-2**: not ours against the baseline server but our server on Redis (one, then
+  two servers on one \`redis-server\` keeping nothing on disk) against our server on the memory
+  store. Writes/s: wrk POSTs as in **post** (with two servers, one wrk on each at once, half the
+  connections each, added up). Then ${meta.settings.redis?.subscribers ?? 1000} SSE subscribers on one key, split over the servers,
+  and the **fanout** writes all made on the first server: with two, half the subscribers hear of
+  each write through the Redis feed.
 `
 }
 

@@ -166,3 +166,48 @@ export async function startServer(kind, { args: extra = [], label = kind } = {})
     },
   }
 }
+
+/**
+ * A redis-server (Debian's, from PATH) on 127.0.0.1, a free port and a
+ * temporary directory, keeping nothing on disk: the bench measures what
+ * sharing through Redis costs, not Redis's disk.
+ */
+export async function startRedis() {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'atomkv-bench-redis-'))
+  const port = await freePort()
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no']
+  const child = spawnLimited('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let exited = null
+  child.on('exit', (code, signal) => (exited = code ?? signal))
+  child.on('error', (error) => (exited = `${error.message}: \`bash .ci/run\` installs redis-server`))
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    if (exited !== null) throw new Error(`redis-server exited (${exited}) before answering`)
+    const up = await new Promise((resolve) => {
+      const socket = net.createConnection({ port, host: '127.0.0.1' })
+      socket.on('connect', () => socket.write('PING\r\n'))
+      socket.on('data', (data) => {
+        socket.destroy()
+        resolve(data.toString().startsWith('+PONG'))
+      })
+      socket.on('error', () => resolve(false))
+    })
+    if (up) break
+    if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${port} within 15 s`)
+    await sleep(25)
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (exited === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGKILL')
+        await gone
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}

@@ -20,6 +20,8 @@ const FIGURES: Record<string, string[]> = {
   memory: ['bytesPerKey', 'rssBeforeMiB', 'rssAfterMiB'],
   'prefix-snapshot': ['fullMs', 'emptyMs', 'fullOverEmpty'],
   contention: ['requests', 'seconds', 'final'],
+  'redis-1': ['writeRps', 'writeP99Ms', 'fanoutP99Ms', 'lost', 'subscribers'],
+  'redis-2': ['writeRps', 'writeP99Ms', 'fanoutP99Ms', 'lost', 'subscribers'],
 }
 
 type Figures = Record<string, unknown>
@@ -71,6 +73,14 @@ describe('pnpm bench --smoke', () => {
       expect(round.baseline!.lost).toBe(0)
       expect(round.ours!.subscribers).toBe(20)
       expect(round.baseline!.subscribers).toBe(20)
+    }
+    for (const workload of ['redis-1', 'redis-2']) {
+      for (const round of results.workloads[workload]!.rounds) {
+        for (const kind of ['ours', 'baseline'] as const) {
+          expect(round[kind]!.lost, `${workload} ${kind}`).toBe(0)
+          expect(round[kind]!.subscribers, `${workload} ${kind}`).toBe(20)
+        }
+      }
     }
     for (const round of results.workloads.contention!.rounds) {
       expect(round.ours!.exact).toBe(true)
