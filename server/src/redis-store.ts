@@ -211,7 +211,7 @@ export class RedisStore implements Store {
     })
   }
 
-  /** Connects, names the history, and starts reading the feed. Called once, by {@link redisStore}. */
+  /** Connects, names the history and reads its latest changes (the feed is read from there on). Called once, by {@link redisStore}. */
   async open(): Promise<void> {
     try {
       await Promise.all([this.#command.connect(), this.#reader.connect()])
@@ -230,7 +230,6 @@ export class RedisStore implements Store {
     this.#count = count
     this.#lastId = newest ?? '0-0'
     this.history = { instance, ...(await this.#readHistory(newest, removedTop)) }
-    this.#reading = this.#read()
     if (this.expireAfterMs > 0) {
       const every = Math.min(Math.max(this.expireAfterMs, 1000), 60_000)
       this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), every)
@@ -320,7 +319,18 @@ export class RedisStore implements Store {
 
   subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener)
+    this.#startReading()
     return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * The reader starts from where history ends, at the first subscriber (or
+   * the first wait for it): changes made meanwhile by other servers wait in
+   * the feed, none told to nobody, however long the caller took between
+   * redisStore() and subscribing.
+   */
+  #startReading(): void {
+    if (!this.#reading && !this.#closed && this.history) this.#reading = this.#read()
   }
 
   onInterruption(listener: (interruption: FeedInterruption) => void): () => void {
@@ -381,6 +391,7 @@ export class RedisStore implements Store {
   /** Resolves once the reader has told the change numbered `seq` (at once if it has). */
   #told(seq: number): Promise<void> {
     if (seq <= this.#seq || this.#closed) return Promise.resolve()
+    this.#startReading()
     return new Promise((resolve) => {
       let i = this.#waiters.length
       while (i > 0 && this.#waiters[i - 1]!.seq > seq) i--

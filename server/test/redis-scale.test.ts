@@ -4,6 +4,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest'
 import { startClient, startServer, type TestServer, waitFor } from '@atomkv/test-support'
+import { redisStore } from '../src/index.js'
 import { post, range, set, SSEClient } from './helpers.js'
 import { startRedis, type TestRedis } from './redis-server.js'
 
@@ -129,6 +130,22 @@ describe('two servers on one Redis', () => {
     for (const stream of [onA, onB]) {
       await stream.waitForWrites(2, 10_000)
       expect(stream.writes().map((w) => `${w.key}:${w.revision}`)).toEqual(['/e/k:0', '/e/k:-1'])
+    }
+  })
+
+  it('tell the first subscriber of a store what other servers wrote after it opened, however late it subscribes', async () => {
+    const options = { logger: false as const, prefix: `scale${++tests}` }
+    const [a, b] = [await redisStore(redis.url, options), await redisStore(redis.url, options)]
+    try {
+      await a.set('/x', '1')
+      await a.set('/x', '2')
+      const told: string[] = []
+      b.subscribe(({ key, revision }) => told.push(`${key}:${revision}`))
+      await waitFor(() => told.length === 2, 'the two writes')
+      expect(told).toEqual(['/x:0', '/x:1'])
+    } finally {
+      await a.close()
+      await b.close()
     }
   })
 
