@@ -70,11 +70,18 @@ export async function startRedis({ persist = false, args: more = [] }: { persist
     port,
     dir,
     async start() {
+      let failure: string | undefined
       child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] })
-      child.on('error', (error) => {
-        throw new Error(`cannot start redis-server (is it installed? .ci/run installs it): ${error.message}`)
-      })
-      await waitFor(() => ping(port), `redis-server on port ${port}`, 10_000)
+      child.on('error', (error) => (failure = `cannot start redis-server (is it installed? .ci/run installs it): ${error.message}`))
+      child.on('exit', (code, signal) => (failure ??= `redis-server on port ${port} exited (${code ?? signal})`))
+      await waitFor(
+        async () => {
+          if (failure) throw new Error(failure)
+          return ping(port)
+        },
+        `redis-server on port ${port}`,
+        10_000,
+      )
     },
     async kill() {
       child?.kill('SIGKILL')
