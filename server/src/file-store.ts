@@ -34,6 +34,7 @@ import {
   type StoreHistory,
   StoreWriteError,
   type Write,
+  tellAll,
 } from './store.js'
 
 /**
@@ -118,6 +119,7 @@ export class FileStore implements Store {
   history: StoreHistory | undefined
   readonly #memory: MemoryStore
   readonly #logger: Logger
+  readonly #logError = (message: string, error: unknown) => this.#logger.error(message, error)
   readonly #listeners = new Set<ChangeListener>()
   #log: FileHandle | undefined
   #logNumber = 0
@@ -342,13 +344,7 @@ export class FileStore implements Store {
   }
 
   #tell(change: Change): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(change)
-      } catch (error) {
-        this.#logger.error('atomkv: a store listener threw', error)
-      }
-    }
+    tellAll(this.#listeners, change, this.#logError)
   }
 
   /** The disk refused a write: from now on every write is refused, with why; reads go on. */

@@ -1,5 +1,5 @@
 import { isPrefix, keyProblem } from '@atomkv/client/protocol'
-import { type Change, type ChangeListener, type DeleteResult, type Entry, REMOVED, type Store, StoreFullError, type Write } from './store.js'
+import { type Change, type ChangeListener, type DeleteResult, type Entry, REMOVED, type Store, StoreFullError, type Write, tellAll } from './store.js'
 
 export interface MemoryStoreOptions {
   /** Most keys held at once; a write of a new key beyond it fails. Default 100 000. */
@@ -24,6 +24,8 @@ interface Slot extends Entry {
   /** Position in write order, to list snapshots oldest write first. */
   readonly order: number
 }
+
+const logToConsole = (message: string, error: unknown) => console.error(message, error)
 
 /** A stored entry with when it was written, in ms since 1970. */
 export interface TimedWrite extends Write {
@@ -378,13 +380,6 @@ export class MemoryStore implements Store {
   }
 
   #tell(change: Change): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(change)
-      } catch (error) {
-        // The change is committed; a failing listener must not turn it into an error.
-        console.error('atomkv: a store listener threw', error)
-      }
-    }
+    tellAll(this.#listeners, change, logToConsole)
   }
 }

@@ -34,6 +34,7 @@ import {
   StoreFullError,
   StoreWriteError,
   type Write,
+  tellAll,
 } from './store.js'
 
 export interface RedisStoreOptions {
@@ -141,6 +142,7 @@ export class RedisStore implements Store {
   readonly where: string
   history: StoreHistory | undefined
   readonly #logger: Logger
+  readonly #logError = (message: string, error: unknown) => this.#logger.error(message, error)
   readonly #command: Connection
   readonly #reader: Redis
   /** KEYS, then the ARGV every script starts with. */
@@ -478,25 +480,11 @@ export class RedisStore implements Store {
     if (missed) this.#release(true)
     if (this.#closed) return
     this.#logger.warn(`atomkv: ${reason}; ending streams (clients resume)`)
-    const interruption: FeedInterruption = { reason, missed, instance: this.#instance }
-    for (const listener of this.#interruptions) {
-      try {
-        listener(interruption)
-      } catch (error) {
-        this.#logger.error('atomkv: a store listener threw', error)
-      }
-    }
+    tellAll(this.#interruptions, { reason, missed, instance: this.#instance } satisfies FeedInterruption, this.#logError)
   }
 
   #tell(change: Change): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(change)
-      } catch (error) {
-        // The change is committed; a failing listener must not turn it into an error.
-        this.#logger.error('atomkv: a store listener threw', error)
-      }
-    }
+    tellAll(this.#listeners, change, this.#logError)
   }
 }
 

@@ -122,3 +122,17 @@ export class StoreFullError extends Error {
     super(`the store is full (${maxKeys} keys)`)
   }
 }
+
+/**
+ * Tells every listener `value`. A listener that throws is logged and harms
+ * neither the others nor the change, which is committed already.
+ */
+export function tellAll<T>(listeners: Iterable<(value: T) => void>, value: T, logError: (message: string, error: unknown) => void): void {
+  for (const listener of listeners) {
+    try {
+      listener(value)
+    } catch (error) {
+      logError('atomkv: a store listener threw', error)
+    }
+  }
+}
