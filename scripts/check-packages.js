@@ -15,6 +15,7 @@ import { dirname, join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
+import { consumerTsconfig } from './consumer-project.js'
 
 const root = new URL('..', import.meta.url).pathname
 
@@ -161,22 +162,7 @@ function checkConsumerTypes(tarballs) {
   }
   link('@types/node', root)
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  writeFileSync(
-    join(app, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-        types: ['node'],
-        jsx: 'react-jsx',
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-      },
-    }),
-  )
+  writeFileSync(join(app, 'tsconfig.json'), consumerTsconfig({ skipLibCheck: false }))
   writeFileSync(join(app, 'index.ts'), CONSUMER)
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', app], { encoding: 'utf8' })
   if (tsc.status !== 0) fail('consumer', `tsc with skipLibCheck false:\n${(tsc.stdout + tsc.stderr).replaceAll(app + '/', '')}`)

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { consumerTsconfig } from './consumer-project.js'
 
 const root = new URL('..', import.meta.url).pathname
 const READMES = ['README.md', 'client/README.md', 'server/README.md', 'react/README.md', 'svelte/README.md']
@@ -53,23 +54,7 @@ for (const from of ['demo', 'server', '.']) {
 }
 writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }))
 writeFileSync(join(dir, 'env.d.ts'), '/// <reference types="@atomkv/server/client" />\n')
-writeFileSync(
-  join(dir, 'tsconfig.json'),
-  JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-      types: ['node'],
-      jsx: 'react-jsx',
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-    },
-    include: ['*.ts', '*.tsx'],
-  }),
-)
+writeFileSync(join(dir, 'tsconfig.json'), consumerTsconfig({ skipLibCheck: true, include: ['*.ts', '*.tsx'] }))
 
 /** File name in the project → where the fragment is in the READMEs, for the error messages. */
 const origins = new Map()
