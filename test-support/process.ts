@@ -12,17 +12,27 @@ export interface Started {
 
 /**
  * Runs `node ...args` and resolves once its stdout or stderr matches `ready`;
- * rejects with its output if it exits first or is not ready within `timeoutMs`.
+ * rejects with its output if it exits first or is not ready within `timeoutMs`
+ * (then it is killed).
+ * `env` is added to this process's environment (`undefined` removes a variable).
  */
 export async function startProcess(
   args: readonly string[],
   ready: RegExp,
-  { cwd, timeoutMs = 20_000 }: { cwd?: string; timeoutMs?: number } = {},
+  { cwd, env, timeoutMs = 20_000 }: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
 ): Promise<Started> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: env && { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start within ${timeoutMs} ms: ${output}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // Nobody gets the child to stop it: stop it here.
+      child.kill('SIGKILL')
+      reject(new Error(`${args[0]} did not start within ${timeoutMs} ms: ${output}`))
+    }, timeoutMs)
     const read = (chunk: Buffer) => {
       output += chunk.toString()
       if (ready.test(output)) {
