@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm test`: build, type-check (packages, then every README fragment), check
-// the packed tarballs as a user would get them, unit tests (Vitest), then end-to-end tests
-// (Playwright) when the e2e package has any. Ends with one line
+// the packed tarballs as a user would get them, build the example apps, unit tests
+// (Vitest), then end-to-end tests (Playwright) when the e2e package has any. Ends with one line
 // `N passed, M failed` summing both runners, and a non-zero exit on any failure.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
@@ -21,6 +21,12 @@ const step = (name, status) => {
   return status === 0
 }
 
+// The example apps under demo/, by package name: their production builds
+// (which the e2e tests start). Their typecheck scripts run with the others.
+const examples = [
+  '@atomkv/example-next',
+]
+
 const readJSON = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined)
 
 let passed = 0
@@ -31,6 +37,10 @@ if (step('build', run('pnpm', ['build']))) {
   step('typecheck', run('pnpm', ['typecheck']))
   step('README fragments', run('node', ['scripts/check-readme.js']))
   step('packages', run('node', ['scripts/check-packages.js']))
+  step(
+    'examples',
+    run('pnpm', ['--workspace-concurrency=1', ...examples.flatMap((name) => ['--filter', name]), 'run', 'build']),
+  )
 
   const vitestJSON = join(out, 'vitest.json')
   step(
