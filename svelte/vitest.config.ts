@@ -1,5 +1,6 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { svelteTesting } from '@testing-library/svelte/vite'
+import { defaultServerConditions } from 'vite'
 import { defineProject } from 'vitest/config'
 import { sourceAliases } from '../test-support/aliases.js'
 
@@ -16,6 +17,10 @@ export default defineProject({
       { find: /^srvx$/, replacement: 'srvx/node' },
     ],
   },
+  // Server rendering tests (`@vitest-environment node`) run in the ssr environment:
+  // there Svelte and esm-env must resolve as on a server (no `browser` condition),
+  // as in SvelteKit's server.
+  environments: { ssr: { resolve: { conditions: [...defaultServerConditions] } } },
   test: {
     name: 'svelte',
     environment: '../test-support/dom-environment.ts',

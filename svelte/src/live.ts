@@ -15,8 +15,9 @@ export interface Live<V> extends Readable<V> {
 /**
  * `pick` of `source` (a key observer, a prefix handle, the client's status),
  * notifying only when the picked value changed. On the server (`esm-env`'s
- * BROWSER is false) it never subscribes: server rendering shows the loading
- * state and touches no network.
+ * BROWSER is false) it never subscribes and touches no network: server
+ * rendering shows what the client's cache holds, the values `cache.hydrate()`
+ * gave it (a load's `prefetch`), else the loading state.
  */
 export function live<S, V>(source: Observable<S>, pick: (state: S) => V): Live<V> {
   const follow = (onChange: (value: V) => void): (() => void) => {
