@@ -25,6 +25,7 @@ const step = (name, status) => {
 // (which the e2e tests start). Their typecheck scripts run with the others.
 const examples = [
   '@atomkv/example-next',
+  '@atomkv/example-sveltekit',
 ]
 
 const readJSON = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined)
