@@ -24,9 +24,10 @@ export interface AtomKVStoreOptions<T> {
   /** The client; by default the one set with `setAtomKVClient` in a parent component. */
   client?: AnyAtomKVClient
   /**
-   * Stands for `null`: the store's value while the key is loading (and during
-   * server rendering) and while it is missing, and `current` for `modify` on
-   * a missing key. It makes `$store` a `T`. Default: none (`null` shows).
+   * Stands for `null`: the store's value while the key is loading (in server
+   * rendering too, unless it was hydrated) and while it is missing, and
+   * `current` for `modify` on a missing key. It makes `$store` a `T`.
+   * Default: none (`null` shows).
    */
   initialValue?: T
   /** Whether `set`, `modify` and `update` show their value at once, `pending`. Default `true`; a call's option wins. */
