@@ -45,8 +45,16 @@ test('the built SvelteKit app renders the value on the server, then is live with
     const origin = `http://127.0.0.1:${port}`
     server = await startProcess(['build'], /Listening on/, {
       cwd: app,
-      // SHUTDOWN_TIMEOUT: at the end, a browser's idle keep-alive connection does not hold the server for 30 s.
-      env: { HOST: '127.0.0.1', PORT: String(port), ORIGIN: origin, ATOMKV_URL: kv.url, SHUTDOWN_TIMEOUT: '1' },
+      // No ATOMKV_PUBLIC_URL from the shell: browsers use ATOMKV_URL too. SHUTDOWN_TIMEOUT: at
+      // the end, a browser's idle keep-alive connection does not hold the server for 30 s.
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ORIGIN: origin,
+        ATOMKV_URL: kv.url,
+        ATOMKV_PUBLIC_URL: undefined,
+        SHUTDOWN_TIMEOUT: '1',
+      },
       timeoutMs: 60_000,
     })
     await setKey(kv.url, KEY, 41)
