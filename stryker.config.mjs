@@ -36,7 +36,10 @@ export default {
   // A re-run only tests mutants whose code or covering tests changed.
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
-  reporters: ['clear-text', 'json', 'progress-append-only'],
+  // event-recorder: one file per tested mutant as the run goes, so
+  // `node scripts/mutation-survivors.js --live` lists survivors before the end.
+  reporters: ['clear-text', 'json', 'progress-append-only', 'event-recorder'],
+  eventReporter: { baseDir: 'reports/mutation/events' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
   tempDirName: '.stryker-tmp',
