@@ -417,3 +417,25 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
     expect(log[1]).toMatchObject({ time: expect.any(String), ms: expect.any(Number) })
   })
 })
+
+describe('the fetch handler', () => {
+  it('answers 400 to a body that fails while it is read, and stores nothing', async () => {
+    // The fetch handler itself (an app server embedding it hands over such
+    // a Request): a client cannot make a socket's body fail on purpose.
+    const atomkv = createAtomKV()
+    await atomkv.fetch(new Request('http://kv.test/broken', { method: 'POST', body: '"kept"' }))
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('"half'))
+        controller.error(new Error('connection lost'))
+      },
+    })
+    const init = { method: 'POST', body, duplex: 'half' } as RequestInit
+    const response = await atomkv.fetch(new Request('http://kv.test/broken', init))
+    expect(response.status).toBe(400)
+    expectCors(response)
+    expect(await response.text()).toBe('the body could not be read')
+    expect(await (await atomkv.fetch(new Request('http://kv.test/broken'))).text()).toBe('"kept"')
+    await atomkv.close()
+  })
+})

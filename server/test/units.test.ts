@@ -164,6 +164,37 @@ describe('Backlog', () => {
     })
   })
 
+  it('refuses a bound below 0 (or not a number), naming it; 0 keeps nothing', () => {
+    for (const name of ['maxEvents', 'maxBytes', 'maxRemovedKeys'] as const) {
+      expect(() => new Backlog({ [name]: -1 })).toThrow(new RangeError(`backlog.${name} must be 0 or more, got -1`))
+      expect(() => new Backlog({ [name]: Number.NaN })).toThrow(`backlog.${name} must be 0 or more, got NaN`)
+      expect(new Backlog({ [name]: 0 })[name]).toBe(0)
+    }
+    const none = new Backlog({ maxEvents: 0 })
+    none.append('/k', 0, '1')
+    expect(none.events).toBe(0)
+    expect(none.find('/k:0')).toEqual({ reset: 'not-in-backlog' })
+  })
+
+  it('keeps an event exactly maxBytes long, and not one a byte longer', () => {
+    const backlog = new Backlog({ maxBytes: 30 })
+    backlog.append('/k', 0, json(30))
+    expect(backlog.events).toBe(1)
+    backlog.append('/k', 1, json(31))
+    expect(backlog.events).toBe(0) // one too big empties the backlog: keeping /k:0 would leave a gap
+    expect(backlog.find('/k:0')).toEqual({ reset: 'not-in-backlog' })
+  })
+
+  it('after a restart, takes every key as removed up to the highest top it was told (assumeRemoved)', () => {
+    const backlog = new Backlog()
+    backlog.assumeRemoved(3)
+    backlog.assumeRemoved(1) // a lower top does not lower what was assumed
+    backlog.append('/k', 3, '1') // seq 1: an earlier life of /k may have had /k:3
+    backlog.append('/k', 4, '2') // seq 2: none reached 4
+    expect(backlog.find('/k:3')).toEqual({ reset: 'ambiguous-id' })
+    expect(backlog.find('/k:4')).toEqual({ seq: 2 })
+  })
+
   it('stays consistent over many appends (compaction)', () => {
     const backlog = new Backlog({ maxEvents: 100 })
     for (let i = 0; i < 5000; i++) backlog.append('/k', i, json(1))
