@@ -131,10 +131,18 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
   it('refuses a body that is not JSON, or empty, and keeps the stored value', async () => {
     const { url } = await startServer()
     await post(url, '/j', { ok: true })
-    for (const body of ['{', 'undefined', "{'a':1}", '', '\xff']) {
+    const refusals: [string, string][] = [
+      ['{', 'the body is not valid JSON'],
+      ['undefined', 'the body is not valid JSON'],
+      ["{'a':1}", 'the body is not valid JSON'],
+      ['\xff', 'the body is not valid JSON'],
+      ['', 'the body is empty; expected JSON'],
+    ]
+    for (const [body, message] of refusals) {
       const response = await fetch(`${url}/j`, { method: 'POST', body })
       expect(response.status, JSON.stringify(body)).toBe(400)
       expectCors(response)
+      expect(await response.text(), JSON.stringify(body)).toBe(message)
     }
     const invalidUtf8 = await fetch(`${url}/j`, { method: 'POST', body: new Uint8Array([0x22, 0xff, 0x22]) })
     expect(invalidUtf8.status).toBe(400)
@@ -263,6 +271,9 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     }
     expect(await (await fetch(`${url}/deep`)).json()).toBe('kept')
     expect((await fetch(`${url}/deep`, { method: 'POST', body: nested(512) })).status).toBe(200)
+    // 512 levels with more than brackets in them (longer than the short cut for small bodies).
+    const full = '['.repeat(512) + '"x"' + ']'.repeat(512)
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: full })).status).toBe(200)
     // Brackets inside strings are text, not nesting.
     const text = JSON.stringify({ s: '['.repeat(5000) + '"\\' })
     expect((await fetch(`${url}/deep`, { method: 'POST', body: text })).status).toBe(200)
