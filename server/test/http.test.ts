@@ -274,6 +274,14 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     // 512 levels with more than brackets in them (longer than the short cut for small bodies).
     const full = '['.repeat(512) + '"x"' + ']'.repeat(512)
     expect((await fetch(`${url}/deep`, { method: 'POST', body: full })).status).toBe(200)
+    // A string before the deep part ends where its closing quote is: what follows still counts.
+    const afterString = '["x", "y\\\\", ' + nested(600) + ']'
+    const refused = await fetch(`${url}/deep`, { method: 'POST', body: afterString })
+    expect(refused.status).toBe(400)
+    expect(await refused.text()).toBe('the body nests deeper than 512 levels')
+    // An escaped quote does not end a string: the brackets after it are still text.
+    const escaped = JSON.stringify(['"' + nested(600)])
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: escaped })).status).toBe(200)
     // Brackets inside strings are text, not nesting.
     const text = JSON.stringify({ s: '['.repeat(5000) + '"\\' })
     expect((await fetch(`${url}/deep`, { method: 'POST', body: text })).status).toBe(200)
