@@ -66,6 +66,20 @@ describe('the release delay', () => {
     expect(open.has('/k')).toBe(false)
   })
 
+  it('works where timers are plain numbers (browsers), which have no unref()', () => {
+    const due: (() => void)[] = []
+    vi.stubGlobal('setTimeout', (callback: () => void) => due.push(callback))
+    vi.stubGlobal('clearTimeout', () => {})
+    const { client, open } = handClient()
+    const cache = new AtomKVCache(client, { releaseDelayMs: 1000 })
+    const stop = cache.key('/k').listen(() => {})
+    expect(() => stop()).not.toThrow()
+    vi.unstubAllGlobals()
+    expect(due).toHaveLength(1)
+    due[0]!()
+    expect(open.has('/k')).toBe(false)
+  })
+
   it('with no delay, one listener leaving keeps the path watched for the others', () => {
     const { client, open, emit } = handClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
