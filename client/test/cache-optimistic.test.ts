@@ -60,6 +60,15 @@ describe('optimistic values', () => {
     expect(optimistic.show(ready('fresh', 0))).toEqual(ready('fresh', 0))
   })
 
+  it('a commit the stream already brought is not held over a restarted server’s values', () => {
+    const optimistic = new Optimistic()
+    const write = optimistic.add(() => 'mine')
+    optimistic.confirmed(ready('old', 1), ready('mine', 2)) // the stream first
+    optimistic.settle(write, { value: 'mine', revision: 2 }, ready('mine', 2))
+    optimistic.confirmed(ready('mine', 2), ready('fresh', 0))
+    expect(optimistic.show(ready('fresh', 0))).toEqual(ready('fresh', 0))
+  })
+
   it('the stream bringing this client’s writes one after the other shows each once', () => {
     const optimistic = new Optimistic()
     optimistic.add(plusOne)
