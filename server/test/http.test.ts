@@ -147,6 +147,10 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
     const invalidUtf8 = await fetch(`${url}/j`, { method: 'POST', body: new Uint8Array([0x22, 0xff, 0x22]) })
     expect(invalidUtf8.status).toBe(400)
     expect(await invalidUtf8.text()).toMatch(/UTF-8/)
+    // A number written with a long exponent that still fits is stored, and so is what lies beside it.
+    const large = await fetch(`${url}/large`, { method: 'POST', body: '{"n":1e300,"s":"x","a":[true,null]}' })
+    expect(large.status).toBe(200)
+    expect(await (await fetch(`${url}/large`)).text()).toBe('{"n":1e+300,"s":"x","a":[true,null]}')
     // Would be stored as null.
     const huge = await fetch(`${url}/j`, { method: 'POST', body: '{"n":[1e400]}' })
     expect(huge.status).toBe(400)
@@ -282,6 +286,11 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     // An escaped quote does not end a string: the brackets after it are still text.
     const escaped = JSON.stringify(['"' + nested(600)])
     expect((await fetch(`${url}/deep`, { method: 'POST', body: escaped })).status).toBe(200)
+    // Closing brackets count down: many shallow siblings are not deep, values at each level do not lower the count.
+    const wide = JSON.stringify(Array.from({ length: 600 }, (_, i) => (i % 2 ? [i] : { i })))
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: wide })).status).toBe(200)
+    const deepWithValues = '[1,'.repeat(600) + '1' + ']'.repeat(600)
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: deepWithValues })).status).toBe(400)
     // Brackets inside strings are text, not nesting.
     const text = JSON.stringify({ s: '['.repeat(5000) + '"\\' })
     expect((await fetch(`${url}/deep`, { method: 'POST', body: text })).status).toBe(200)
