@@ -199,4 +199,87 @@ describe('connection', () => {
     expect(clock.pending()).toEqual([])
     expect(a.ended).toBe(true)
   })
+  describe('a reopen with no position (a handover)', () => {
+    /** A live listener of /a on a stream with no position; /b added, so a second stream opens beside it. */
+    async function handingOver(then?: (event: WatchEvent) => void) {
+      const scripted = scriptedConnection()
+      const { clock, connection, streams } = scripted
+      const a = recorded('/a', { then })
+      connection.add(a.spec)
+      await clock.advance(0)
+      streams[0]!.open().ready('')
+      await settle()
+      connection.add(recorded('/b').spec)
+      await clock.advance(0)
+      expect(streams).toHaveLength(2)
+      return { ...scripted, a }
+    }
+
+    it('is not started from a stream in the middle of a reset', async () => {
+      const { clock, connection, streams } = scriptedConnection()
+      connection.add(recorded('/a').spec)
+      await clock.advance(0)
+      streams[0]!.open().ready('').reset()
+      await settle()
+      connection.add(recorded('/b').spec)
+      await clock.advance(0)
+      expect(streams).toHaveLength(2)
+      expect(streams[0]!.cancelled).toBe(true)
+    })
+
+    it('holds path changes until it ends', async () => {
+      const { clock, connection, streams, a } = await handingOver()
+      streams[0]!.write('/a', 0)
+      streams[1]!.open().write('/a', 1).ready('/a:1') // draining: the old stream owes /a:1
+      await settle()
+      connection.add(recorded('/c').spec)
+      await clock.advance(0)
+      expect(streams).toHaveLength(2)
+      streams[0]!.write('/a', 1)
+      await clock.advance(0)
+      expect(a.types()).toEqual(['ready', '/a:0', '/a:1'])
+      expect(streams).toHaveLength(3)
+      expect(streams[2]!.request).toMatchObject({ lastEventId: '/a:1' })
+    })
+
+    it('outlives a new stream that fails before its ready, and takes the next snapshot instead of its', async () => {
+      const { clock, connection, streams } = scriptedConnection()
+      const a = recorded('/a/')
+      connection.add(a.spec)
+      await clock.advance(0)
+      streams[0]!.open().ready('')
+      await settle()
+      connection.add(recorded('/b').spec)
+      await clock.advance(0)
+      streams[1]!.open().write('/a/x', 1) // x, deleted before the next stream's snapshot
+      await settle()
+      streams[1]!.end()
+      await settle()
+      expect(streams[0]!.cancelled).toBe(false) // still the live listener's source
+      await clock.advance(1_000)
+      expect(streams[2]!.request).toMatchObject({ init: ['/a/', '/b'], lastEventId: null })
+      streams[2]!.open().write('/a/y', 1).ready('/a/y:1')
+      await settle()
+      streams[0]!.write('/a/y', 1) // the old stream has brought all the snapshot holds
+      await settle()
+      expect(streams[0]!.cancelled).toBe(true)
+      expect(a.types()).toEqual(['ready', '/a/y:1'])
+    })
+
+    it('leaves no retry behind when a held event closes the client as the new stream fails', async () => {
+      let close = () => {}
+      const { clock, connection, streams } = await handingOver((event) => {
+        if (event.type === 'value' && event.revision === 2) close()
+      })
+      close = () => connection.close()
+      streams[0]!.write('/a', 0)
+      streams[1]!.open().write('/a', 1).ready('/a:1')
+      streams[1]!.write('/a', 2) // held until the handover ends
+      await settle()
+      streams[1]!.end()
+      await settle()
+      expect(connection.state).toBe('closed')
+      expect(clock.pending()).toEqual([])
+    })
+  })
 })
