@@ -199,6 +199,43 @@ describe('connection', () => {
     expect(clock.pending()).toEqual([])
     expect(a.ended).toBe(true)
   })
+  it('stays closed when the last listener a refusal fails closes it', async () => {
+    const { clock, connection, statuses, streams } = scriptedConnection()
+    const x = recorded('/x', { then: (event) => event.type === 'error' && connection.close() })
+    connection.add(x.spec)
+    await clock.advance(0)
+    streams[0]!.answer(400, 'no')
+    await settle()
+    expect(x.types()).toEqual(['error:http'])
+    expect(connection.state).toBe('closed')
+    expect(statuses).toEqual(['connecting', 'closed'])
+  })
+
+  it('close() in the tick of several changes leaves no timer', async () => {
+    const { clock, connection, streams } = scriptedConnection()
+    connection.add(recorded('/a').spec)
+    connection.add(recorded('/b').spec)
+    connection.add(recorded('/c').spec)()
+    connection.close()
+    expect(clock.pending()).toEqual([])
+    await clock.advance(0)
+    expect(streams).toHaveLength(0)
+  })
+
+  it('wake() with nothing left to follow rests instead of opening an empty stream', async () => {
+    const { clock, connection, streams } = scriptedConnection()
+    const remove = connection.add(recorded('/a').spec)
+    await clock.advance(0)
+    streams[0]!.fail()
+    await settle()
+    expect(connection.state).toBe('backoff')
+    remove()
+    connection.wake() // before the removal's tick
+    expect(connection.state).toBe('idle')
+    await clock.advance(60_000)
+    expect(streams).toHaveLength(1)
+  })
+
   describe('a reopen with no position (a handover)', () => {
     /** A live listener of /a on a stream with no position; /b added, so a second stream opens beside it. */
     async function handingOver(then?: (event: WatchEvent) => void) {
@@ -225,6 +262,17 @@ describe('connection', () => {
       await clock.advance(0)
       expect(streams).toHaveLength(2)
       expect(streams[0]!.cancelled).toBe(true)
+    })
+
+    it('does not hold what the new stream sends after a reset of its own', async () => {
+      const { streams, a } = await handingOver()
+      streams[0]!.write('/a', 0)
+      streams[1]!.open().write('/a', 1).ready('/a:1') // draining: the old stream owes /a:1
+      await settle()
+      expect(a.types()).toEqual(['ready', '/a:0'])
+      streams[1]!.reset().write('/a', 3)
+      await settle()
+      expect(a.types()).toEqual(['ready', '/a:0', 'reset', '/a:3'])
     })
 
     it('holds path changes until it ends', async () => {
