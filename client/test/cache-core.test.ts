@@ -3,9 +3,10 @@
 // committed write shown on every covering path before its echo.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { type AtomKVClient, type CacheClient, type WatchEvent } from '@atomkv/client'
+import type { AtomKVClient } from '@atomkv/client'
 import { startClient, startServer, waitFor, type TestServer } from '@atomkv/test-support'
 import { AtomKVCache } from '../src/cache/cache.js'
+import { scriptedCacheClient } from './scripted-cache.js'
 
 let server: TestServer
 let writer: AtomKVClient
@@ -15,21 +16,6 @@ beforeEach(async () => {
   writer = startClient(server.url)
 })
 
-/** A client whose stream the test plays and whose `set` answers the next revision it is given. */
-function handClient() {
-  const open = new Map<string, (event: WatchEvent) => void>()
-  const revisions: number[] = []
-  const client: CacheClient = {
-    watch: (path, listener) => {
-      open.set(path, listener as (event: WatchEvent) => void)
-      return () => void open.delete(path)
-    },
-    set: async () => revisions.shift()!,
-    modify: () => Promise.reject(new Error('not played')),
-    delete: () => Promise.reject(new Error('not played')),
-  }
-  return { client, revisions, emit: (path: string, event: WatchEvent) => open.get(path)?.(event) }
-}
 
 const microtask = () => new Promise<void>((resolve) => queueMicrotask(resolve))
 
@@ -108,7 +94,7 @@ describe('the registry', () => {
   })
 
   it('a key written again with the same value shows the new revision', () => {
-    const { client, emit } = handClient()
+    const { client, emit } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const key = cache.key<number>('/n')
     const stop = key.listen(() => {})
@@ -119,7 +105,7 @@ describe('the registry', () => {
   })
 
   it('a committed write shows under a watched prefix before the stream brings it', async () => {
-    const { client, emit, revisions } = handClient()
+    const { client, emit, revisions } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const todos = cache.prefix('/todo/')
     const stop = todos.listen(() => {})

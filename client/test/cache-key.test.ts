@@ -2,40 +2,16 @@
 // `cache.peek()` may answer for it, and a hydrated state.
 //
 // One test runs against a real server. The rest drive the cache with a
-// scripted client (as optimistic.test.ts does): a write's answer arriving
+// scripted client (scripted-cache.ts): a write's answer arriving
 // before its echo, or a look between a stream's value and its `ready`, is
 // what a real stream gives only by luck.
 
 import { describe, expect, it } from 'vitest'
-import { AtomKVError, LOADING_KEY, type CacheClient, type WatchEvent } from '@atomkv/client'
-import { AtomKVCache } from '../src/cache/cache.js'
+import { AtomKVError, LOADING_KEY } from '@atomkv/client'
+import { scriptedCache, value } from './scripted-cache.js'
 import { startClient, startServer, waitFor } from '@atomkv/test-support'
 
-/** A cache over a client whose stream the test writes and whose writes get the revisions it queues. */
-function scripted() {
-  const listeners = new Map<string, (event: WatchEvent) => void>()
-  const answers: number[] = []
-  const client: CacheClient = {
-    watch: (path, listener) => {
-      listeners.set(path, listener as (event: WatchEvent) => void)
-      return () => listeners.delete(path)
-    },
-    set: async () => {
-      const revision = answers.shift()
-      if (revision === undefined) throw new Error('no answer scripted')
-      return revision
-    },
-    modify: () => Promise.reject(new Error('not scripted')),
-    delete: () => Promise.reject(new Error('not scripted')),
-  }
-  const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
-  const emit = (path: string, ...events: WatchEvent[]) => {
-    for (const event of events) listeners.get(path)!(event)
-  }
-  return { cache, emit, answers }
-}
 
-const value = (key: string, v: unknown, revision: number): WatchEvent => ({ type: 'value', key, value: v, revision })
 
 describe('a write through the cache with optimistic: false', () => {
   it('shows the stored value once set() resolves (real server)', async () => {
@@ -50,7 +26,7 @@ describe('a write through the cache with optimistic: false', () => {
   })
 
   it('shows the stored value as soon as the server answers, before the echo, which then changes nothing', async () => {
-    const { cache, emit, answers } = scripted()
+    const { cache, emit, revisions: answers } = scriptedCache()
     const key = cache.key<number>('/k')
     let calls = 0
     const stop = key.listen(() => calls++)
@@ -68,7 +44,7 @@ describe('a write through the cache with optimistic: false', () => {
   })
 
   it('waits for the stream when the answer comes before the key loaded', async () => {
-    const { cache, emit, answers } = scripted()
+    const { cache, emit, revisions: answers } = scriptedCache()
     const key = cache.key<number>('/k')
     const stop = key.listen(() => {})
     answers.push(0)
@@ -80,7 +56,7 @@ describe('a write through the cache with optimistic: false', () => {
   })
 
   it('waits for the stream when the answer is ahead of it: another write came between', async () => {
-    const { cache, emit, answers } = scripted()
+    const { cache, emit, revisions: answers } = scriptedCache()
     const key = cache.key<string>('/k')
     const stop = key.listen(() => {})
     emit('/k', value('/k', 'first', 0), { type: 'ready' })
@@ -96,7 +72,7 @@ describe('a write through the cache with optimistic: false', () => {
 
 describe('peek() of a watched key', () => {
   it('knows the key from its first value on, and only while its state is current', async () => {
-    const { cache, emit } = scripted()
+    const { cache, emit } = scriptedCache()
     const key = cache.key<number>('/k')
     const stop = key.listen(() => {})
     expect(cache.peek('/k')).toBeUndefined() // loading
@@ -111,7 +87,7 @@ describe('peek() of a watched key', () => {
   })
 
   it('knows a missing key as [null, -1] once ready', () => {
-    const { cache, emit } = scripted()
+    const { cache, emit } = scriptedCache()
     const stop = cache.key('/k').listen(() => {})
     expect(cache.peek('/k')).toBeUndefined()
     emit('/k', { type: 'ready' })
@@ -122,14 +98,14 @@ describe('peek() of a watched key', () => {
 
 describe('a hydrated key', () => {
   it('is ready, not pending, with the value and revision it was given', () => {
-    const { cache } = scripted()
+    const { cache } = scriptedCache()
     cache.hydrate({ '/h': [{ n: 1 }, 4] })
     expect(cache.key('/h').get()).toEqual({ value: { n: 1 }, revision: 4, status: 'ready', error: undefined, pending: false })
     expect(cache.key('/h').initial?.()).toBe(cache.key('/h').get())
   })
 
   it('is missing when given a revision below 0, whatever value came with it', () => {
-    const { cache } = scripted()
+    const { cache } = scriptedCache()
     cache.hydrate({ '/gone': ['stale', -1] })
     expect(cache.key('/gone').get()).toEqual({ value: null, revision: -1, status: 'ready', error: undefined, pending: false })
   })

@@ -4,24 +4,10 @@
 // watches) and the delay runs on Vitest's fake clock, so no test waits on time.
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AtomKVError, type CacheClient, type WatchEvent } from '@atomkv/client'
+import { AtomKVError } from '@atomkv/client'
 import { AtomKVCache } from '../src/cache/cache.js'
+import { scriptedCacheClient } from './scripted-cache.js'
 
-/** A client whose `watch` the test drives: how many watches are open, and the stream of each. */
-function handClient(watch?: () => void) {
-  const open = new Map<string, (event: WatchEvent) => void>()
-  const client: CacheClient = {
-    watch: (path, listener) => {
-      watch?.()
-      open.set(path, listener as (event: WatchEvent) => void)
-      return () => void open.delete(path)
-    },
-    set: () => Promise.reject(new Error('not played')),
-    modify: () => Promise.reject(new Error('not played')),
-    delete: () => Promise.reject(new Error('not played')),
-  }
-  return { client, open, emit: (path: string, event: WatchEvent) => open.get(path)?.(event) }
-}
 
 afterEach(() => {
   vi.useRealTimers()
@@ -31,7 +17,7 @@ afterEach(() => {
 describe('the release delay', () => {
   it('runs from the last listener leaving: one that came and went within it starts it again', () => {
     vi.useFakeTimers()
-    const { client, open } = handClient()
+    const { client, open } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 1000 })
     const key = cache.key('/k')
     key.listen(() => {})()
@@ -49,7 +35,7 @@ describe('the release delay', () => {
 
   it('a stop called twice counts once: it does not start a second release', () => {
     vi.useFakeTimers()
-    const { client, open } = handClient()
+    const { client, open } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 1000 })
     const key = cache.key('/k')
     const stop = key.listen(() => {})
@@ -70,7 +56,7 @@ describe('the release delay', () => {
     const due: (() => void)[] = []
     vi.stubGlobal('setTimeout', (callback: () => void) => due.push(callback))
     vi.stubGlobal('clearTimeout', () => {})
-    const { client, open } = handClient()
+    const { client, open } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 1000 })
     const stop = cache.key('/k').listen(() => {})
     expect(() => stop()).not.toThrow()
@@ -81,7 +67,7 @@ describe('the release delay', () => {
   })
 
   it('with no delay, one listener leaving keeps the path watched for the others', () => {
-    const { client, open, emit } = handClient()
+    const { client, open, emit } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const key = cache.key<number>('/k')
     const seen: unknown[] = []
@@ -99,7 +85,7 @@ describe('the release delay', () => {
 describe('starting and stopping the watch', () => {
   it('a watch that fails with a bug (not an AtomKVError) throws from listen and counts no listener', () => {
     const bug = new TypeError('a bug')
-    const { client } = handClient(() => {
+    const { client } = scriptedCacheClient(() => {
       throw bug
     })
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
@@ -110,7 +96,7 @@ describe('starting and stopping the watch', () => {
 
   it('a watch the client refuses (an AtomKVError) shows as the key’s error', () => {
     const refused = new AtomKVError('closed', { code: 'closed' })
-    const { client } = handClient(() => {
+    const { client } = scriptedCacheClient(() => {
       throw refused
     })
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
@@ -121,7 +107,7 @@ describe('starting and stopping the watch', () => {
   })
 
   it('clear() lets go of hydrated keys nobody listened to', () => {
-    const { client } = handClient()
+    const { client } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     cache.hydrate({ '/k': [1, 0] })
     expect(cache.size).toBe(1)
@@ -132,7 +118,7 @@ describe('starting and stopping the watch', () => {
 
 describe('listeners', () => {
   it('one that throws does not keep the others from hearing; its error surfaces after', () => {
-    const { client, emit } = handClient()
+    const { client, emit } = scriptedCacheClient()
     const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
     const key = cache.key<number>('/k')
     const later: (() => void)[] = []

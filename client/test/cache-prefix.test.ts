@@ -2,13 +2,13 @@
 // writes confirmed before their echo; and `cache.peek()` through it.
 //
 // The first tests run against a real server. The rest drive the cache with a
-// scripted client (as optimistic.test.ts does): what they check depends on the
+// scripted client (scripted-cache.ts): what they check depends on the
 // order of events within one stream chunk, or on a write's answer arriving
 // before its echo, which a real stream gives only by luck.
 
 import { describe, expect, it } from 'vitest'
-import { AtomKVError, type CacheClient, type PrefixHandle, type PrefixState, type WatchEvent } from '@atomkv/client'
-import { AtomKVCache } from '../src/cache/cache.js'
+import { AtomKVError, type PrefixHandle, type PrefixState } from '@atomkv/client'
+import { scriptedCache, value } from './scripted-cache.js'
 import { startClient, startServer, waitFor } from '@atomkv/test-support'
 
 /** Lets queued microtasks (the prefix's one publish per tick) run. */
@@ -68,38 +68,11 @@ describe('cached prefixes, real server', () => {
   })
 })
 
-/**
- * A cache over a client whose stream the test writes (`emit`) and whose
- * writes are answered with the revisions the test queues (`answers`).
- */
-function scripted() {
-  const listeners = new Map<string, (event: WatchEvent) => void>()
-  const answers: number[] = []
-  const client: CacheClient = {
-    watch: (path, listener) => {
-      listeners.set(path, listener as (event: WatchEvent) => void)
-      return () => listeners.delete(path)
-    },
-    set: async () => {
-      const revision = answers.shift()
-      if (revision === undefined) throw new Error('no answer scripted')
-      return revision
-    },
-    modify: () => Promise.reject(new Error('not scripted')),
-    delete: () => Promise.reject(new Error('not scripted')),
-  }
-  const cache = new AtomKVCache(client, { releaseDelayMs: 0 })
-  const emit = (path: string, ...events: WatchEvent[]) => {
-    for (const event of events) listeners.get(path)!(event)
-  }
-  return { cache, emit, answers }
-}
 
-const value = (key: string, v: unknown, revision: number): WatchEvent => ({ type: 'value', key, value: v, revision })
 
 /** A prefix `/p/` watched and ready with `a` and `b` at revision 0. */
 async function readyPrefix() {
-  const { cache, emit, answers } = scripted()
+  const { cache, emit, revisions: answers } = scriptedCache()
   const p: PrefixHandle<string> = cache.prefix<string>('/p/')
   const seen = observe(p)
   emit('/p/', value('/p/a', 'A', 0), value('/p/b', 'B', 0), { type: 'ready' })
@@ -225,7 +198,7 @@ describe("a prefix and this client's writes", () => {
   })
 
   it('waits for the stream when the answer comes before the prefix loaded', async () => {
-    const { cache, emit, answers } = scripted()
+    const { cache, emit, revisions: answers } = scriptedCache()
     const p = cache.prefix<string>('/p/')
     const seen = observe(p)
     const loading = p.get()

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { MAX_QUEUED_PER_KEY } from '../src/modify.js'
+import type { AtomKVClient } from '@atomkv/client'
 import { holdingFetch, startClient, startServer, waitFor } from '@atomkv/test-support'
 
 /** A promise the test resolves by hand. */
@@ -23,19 +24,28 @@ function track<T>(promise: Promise<T>) {
   return state
 }
 
+/**
+ * Starts a `+1` modify() of `/q` and waits until its function runs; it then
+ * waits for `held.open()`, so the calls made meanwhile queue behind it.
+ */
+async function holdFirstCall(kv: AtomKVClient) {
+  const held = gate()
+  let running = false
+  const first = kv.modify<number>('/q', async (n) => {
+    running = true
+    await held.opened
+    return (n ?? 0) + 1
+  })
+  await waitFor(() => running, 'the first call to be made')
+  return { held, first }
+}
+
 describe('modify() queue', () => {
   it('a waiting call whose signal fires leaves the queue at once; its function never runs', async () => {
     const server = await startServer()
     const kv = startClient(server.url)
     await kv.set('/q', 0)
-    const held = gate()
-    let firstRunning = false
-    const first = kv.modify<number>('/q', async (n) => {
-      firstRunning = true
-      await held.opened
-      return n! + 1
-    })
-    await waitFor(() => firstRunning, 'the first call to be made')
+    const { held, first } = await holdFirstCall(kv)
     const ran: string[] = []
     const controllers = [new AbortController(), new AbortController()]
     const second = track(kv.modify<number>('/q', (n) => (ran.push('second'), n! + 10), { signal: controllers[0]!.signal }))
@@ -62,14 +72,7 @@ describe('modify() queue', () => {
     const server = await startServer()
     const kv = startClient(server.url)
     await kv.set('/q', 0)
-    const held = gate()
-    let firstRunning = false
-    const first = kv.modify<number>('/q', async (n) => {
-      firstRunning = true
-      await held.opened
-      return n! + 1
-    })
-    await waitFor(() => firstRunning, 'the first call to be made')
+    const { held, first } = await holdFirstCall(kv)
     // Both wait behind the first, so they form the next batch together, in order.
     const controller = new AbortController()
     const aborting = kv.modify<number>(
@@ -116,14 +119,7 @@ describe('modify() queue', () => {
     const server = await startServer()
     const kv = startClient(server.url)
     await kv.set('/q', 0)
-    const held = gate()
-    let firstRunning = false
-    const first = kv.modify<number>('/q', async (n) => {
-      firstRunning = true
-      await held.opened
-      return n! + 1
-    })
-    await waitFor(() => firstRunning, 'the first call to be made')
+    const { held, first } = await holdFirstCall(kv)
     let ran = false
     const waiting = kv.modify<number>('/q', (n) => ((ran = true), n! + 1))
     kv.close()
@@ -136,14 +132,7 @@ describe('modify() queue', () => {
   it('says which key overflowed and the limit it passed', async () => {
     const server = await startServer()
     const kv = startClient(server.url)
-    const held = gate()
-    let firstRunning = false
-    const first = kv.modify<number>('/q', async (n) => {
-      firstRunning = true
-      await held.opened
-      return (n ?? 0) + 1
-    })
-    await waitFor(() => firstRunning, 'the first call to be made')
+    const { held, first } = await holdFirstCall(kv)
     const waiting = Array.from({ length: MAX_QUEUED_PER_KEY }, () => kv.modify<number>('/q', (n) => (n ?? 0) + 1))
     await expect(kv.modify<number>('/q', (n) => n ?? 0)).rejects.toThrow(
       `/q: more than ${MAX_QUEUED_PER_KEY} modify() calls waiting on this key`,
