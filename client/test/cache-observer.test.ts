@@ -96,8 +96,11 @@ describe('KeyObserver views without select', () => {
     const key = fakeKey<number>()
     key.push({ value: 5, revision: 0 })
     const observer = new KeyObserver(key.handle)
+    const ready = observer.get() // a view to compare the next states with
     key.push({ value: 5, revision: 0, pending: true })
-    expect(observer.get()).toMatchObject({ value: 5, revision: 0, pending: true })
+    const pending = observer.get()
+    expect(pending).not.toBe(ready)
+    expect(pending).toMatchObject({ value: 5, revision: 0, pending: true })
     const error = new AtomKVError('gone', { code: 'closed' })
     key.push({ value: 5, revision: 0, status: 'error', error })
     expect(observer.get()).toMatchObject({ value: 5, revision: 0, status: 'error', error, pending: false })
