@@ -2,31 +2,8 @@
 // options changes, what it costs, and when a view is a new one.
 
 import { describe, expect, it } from 'vitest'
-import { AtomKVError, KeyObserver, LOADING_KEY, type KeyHandle, type KeyState } from '@atomkv/client'
-
-/** A key whose state the test sets; records the writes made through it. */
-function fakeKey<T>() {
-  let state: KeyState<T> = LOADING_KEY
-  const listeners = new Set<() => void>()
-  const writes: unknown[] = []
-  const handle: KeyHandle<T> = {
-    key: '/k',
-    get: () => state,
-    listen(listener) {
-      const token = () => listener()
-      listeners.add(token)
-      return () => void listeners.delete(token)
-    },
-    set: async (value, options) => (writes.push([value, options]), 7),
-    modify: async (fn) => (await fn(state.value, state.revision)) ?? undefined,
-    remove: async (options) => (writes.push(['removed', options]), true),
-  }
-  const push = (next: Partial<KeyState<T>>) => {
-    state = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined, pending: false, ...next })
-    for (const listener of [...listeners]) listener()
-  }
-  return { handle, push, writes }
-}
+import { AtomKVError, KeyObserver } from '@atomkv/client'
+import { fakeKey } from './fake-key.js'
 
 describe('KeyObserver options', () => {
   it('a re-render with equal options neither runs select again nor makes a new view', () => {

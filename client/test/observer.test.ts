@@ -1,34 +1,8 @@
 // KeyObserver over a hand-driven key: what a consumer sees, and when it hears of it.
 
 import { describe, expect, it } from 'vitest'
-import { AtomKVError, KeyObserver, LOADING_KEY, type KeyHandle, type KeyState } from '@atomkv/client'
-
-/** A key whose state the test sets; counts its listeners. */
-function fakeKey<T>() {
-  let state: KeyState<T> = LOADING_KEY
-  const listeners = new Set<() => void>()
-  const writes: unknown[] = []
-  const handle: KeyHandle<T> = {
-    key: '/k',
-    get: () => state,
-    listen(listener) {
-      const token = () => listener()
-      listeners.add(token)
-      return () => void listeners.delete(token)
-    },
-    set: async (value, options) => (writes.push(options ? [value, options] : value), 7),
-    modify: async (fn, options) => {
-      if (options) writes.push(options)
-      return (await fn(state.value, state.revision)) ?? undefined
-    },
-    remove: async () => (writes.push('removed'), true),
-  }
-  const push = (next: Partial<KeyState<T>>) => {
-    state = Object.freeze({ value: null, revision: -1, status: 'ready', error: undefined, pending: false, ...next })
-    for (const listener of [...listeners]) listener()
-  }
-  return { handle, push, listeners, writes }
-}
+import { AtomKVError, KeyObserver } from '@atomkv/client'
+import { fakeKey } from './fake-key.js'
 
 /** Counts a listener's calls. */
 function counter() {
