@@ -93,10 +93,6 @@ export class Subscriber implements SinkOwner {
     return this.#state === 'closed' ? 0 : this.#queuedBytes + (this.#sink?.buffered ?? 0)
   }
 
-  get closed(): boolean {
-    return this.#state === 'closed'
-  }
-
   /** Connects the sink; frames start to flow once it is writable. */
   attach(sink: Sink): void {
     this.#sink = sink

@@ -1,0 +1,149 @@
+// One stream's queue and states on their own, with a sink the test drives:
+// the orders and edges (a sink that stops taking, a close racing a snapshot)
+// that a real socket only reaches by chance.
+
+import { describe, expect, it } from 'vitest'
+import { BacklogEvent } from '../src/backlog.js'
+import type { Sink } from '../src/sink.js'
+import { comment, frame, type Frame } from '../src/sse.js'
+import { Subscriber, type SubscriberHost } from '../src/subscriber.js'
+
+const text = (f: Frame) => new TextDecoder().decode(f.bytes)
+
+/** A sink that takes frames while `writable` is set, and records everything. */
+class TestSink implements Sink {
+  buffered = 0
+  writable = true
+  readonly written: string[] = []
+  /** How many writes (one per `write`, one per `writeAll`) the sink took. */
+  writes = 0
+  ended = 0
+  aborted: Error | undefined
+
+  write(f: Frame): void {
+    this.writes++
+    this.written.push(text(f))
+  }
+  writeAll(frames: readonly Frame[]): void {
+    this.writes++
+    for (const f of frames) this.written.push(text(f))
+  }
+  end(): void {
+    this.ended++
+  }
+  abort(reason: Error): void {
+    this.aborted = reason
+  }
+}
+
+function host() {
+  const calls: string[] = []
+  const failures: unknown[] = []
+  const value: SubscriberHost = {
+    retiring: (s) => calls.push(`retiring #${s.id}`),
+    detach: (s) => calls.push(`detach #${s.id}`),
+    failed: (s, error) => {
+      calls.push(`failed #${s.id}`)
+      failures.push(error)
+    },
+  }
+  return { calls, failures, host: value }
+}
+
+let seq = 1
+const event = (key: string, revision: number, json = '1') => new BacklogEvent(seq++, key, revision, json)
+const OK = ':ok\n\n'
+
+function live(maxQueueBytes = 1 << 20, subscriptions = ['/k']) {
+  const h = host()
+  const subscriber = new Subscriber(1, subscriptions, '127.0.0.1', maxQueueBytes, h.host)
+  const sink = new TestSink()
+  subscriber.attach(sink)
+  subscriber.begin([])
+  return { ...h, subscriber, sink }
+}
+
+describe('Subscriber', () => {
+  it('names itself for logs: its id, its client, and its first three subscriptions', () => {
+    const { host: h } = host()
+    expect(new Subscriber(3, ['/a', '/b/', '/c', '/d', '/e'], '10.0.0.1', 100, h).label).toBe(
+      'stream #3 from 10.0.0.1 (/a /b/ /c and 2 more)',
+    )
+    expect(new Subscriber(4, ['/a', '/b/', '/c'], undefined, 100, h).label).toBe('stream #4 (/a /b/ /c)')
+    expect(new Subscriber(5, ['/a'], '::1', 100, h).label).toBe('stream #5 from ::1 (/a)')
+  })
+
+  it('holds nothing before a sink is attached, and nothing once closed, whatever its sink still buffers', () => {
+    const { host: h } = host()
+    const subscriber = new Subscriber(1, ['/k'], undefined, 1 << 20, h)
+    expect(subscriber.queuedBytes).toBe(0)
+    const sink = new TestSink()
+    sink.writable = false
+    sink.buffered = 500
+    subscriber.attach(sink)
+    subscriber.begin([])
+    expect(subscriber.push(event('/k', 0))).toBe(true)
+    expect(subscriber.queuedBytes).toBeGreaterThan(500)
+    subscriber.gone()
+    expect(subscriber.queuedBytes).toBe(0)
+  })
+
+  it('sends a heartbeat comment at its first beat when idle, and none at a beat after an event', () => {
+    const { subscriber, sink } = live()
+    expect(sink.written).toEqual([OK])
+    expect(subscriber.heartbeat()).toBe(true)
+    expect(sink.written).toEqual([OK, ':\n\n'])
+    subscriber.push(event('/k', 0))
+    expect(subscriber.heartbeat()).toBe(true)
+    expect(sink.written).toHaveLength(3)
+    expect(subscriber.heartbeat()).toBe(true)
+    expect(sink.written.at(-1)).toBe(':\n\n')
+  })
+
+  it('begins once: a second opening is ignored', () => {
+    const { subscriber, sink } = live()
+    subscriber.begin([frame({ event: 'ready', data: '{}' })])
+    expect(sink.written).toEqual([OK])
+  })
+
+  it('sends nothing of an opening that comes after it closed (a snapshot read after the reader left)', () => {
+    const { host: h, calls } = host()
+    const subscriber = new Subscriber(1, ['/k'], undefined, 1 << 20, h)
+    const sink = new TestSink()
+    subscriber.attach(sink)
+    subscriber.gone()
+    const written = sink.written.length
+    subscriber.begin([frame({ event: 'ready', data: '{}' })])
+    expect(sink.written).toHaveLength(written)
+    expect(subscriber.push(event('/k', 0))).toBe(true)
+    expect(sink.written).toHaveLength(written)
+    expect(calls).toEqual(['detach #1'])
+  })
+
+  it('names, for each key with events queued while opening, the revision of its first one', () => {
+    const { host: h } = host()
+    const subscriber = new Subscriber(1, ['/'], undefined, 1 << 20, h)
+    subscriber.push(event('/a', 3))
+    subscriber.push(comment())
+    subscriber.push(event('/b', 7))
+    subscriber.push(event('/a', 4))
+    expect([...subscriber.firstQueuedRevisions()]).toEqual([
+      ['/a', 3],
+      ['/b', 7],
+    ])
+  })
+
+  it('takes a heartbeat calmly once retiring: it neither queues it nor asks to be cut off', () => {
+    const { subscriber, sink, calls } = live()
+    sink.writable = false
+    subscriber.push(event('/k', 0))
+    subscriber.retire()
+    expect(calls).toEqual(['retiring #1'])
+    expect(subscriber.heartbeat()).toBe(true)
+    expect(subscriber.push(event('/k', 1))).toBe(true)
+    sink.writable = true
+    subscriber.writable()
+    expect(sink.written.slice(1).map((s) => s.split('\n')[0])).toEqual(['id:/k:0'])
+    expect(sink.ended).toBe(1)
+  })
+})
