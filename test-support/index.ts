@@ -6,6 +6,7 @@
 export {
   afterRestart,
   startClient,
+  eachTestFile,
   startServer,
   TRANSPORTS,
   useTransport,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { waitFor } from '@atomkv/test-support'
+import { eachTestFile, waitFor } from '@atomkv/test-support'
 import { afterAll } from 'vitest'
 
 export interface TestRedis {
@@ -23,9 +23,11 @@ export interface TestRedis {
 }
 
 const running: TestRedis[] = []
-afterAll(async () => {
-  for (const redis of running.splice(0)) await redis.stop()
-})
+eachTestFile(() =>
+  afterAll(async () => {
+    for (const redis of running.splice(0)) await redis.stop()
+  }),
+)
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -146,6 +148,8 @@ export async function startProxy(port: number): Promise<TcpProxy> {
 }
 
 const proxies: TcpProxy[] = []
-afterAll(async () => {
-  for (const proxy of proxies.splice(0)) await proxy.close()
-})
+eachTestFile(() =>
+  afterAll(async () => {
+    for (const proxy of proxies.splice(0)) await proxy.close()
+  }),
+)
