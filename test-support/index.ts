@@ -7,6 +7,7 @@ export {
   afterRestart,
   startClient,
   eachTestFile,
+  registerEachFileHooks,
   startServer,
   TRANSPORTS,
   useTransport,
