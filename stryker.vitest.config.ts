@@ -6,18 +6,7 @@ import { sourceAliases } from './test-support/aliases.js'
 // built CLI or the bench (a separate process from dist/) cannot see a mutant,
 // so they stay out. No globalSetup: `pnpm mutate` builds the client's bundle
 // (served at GET /) before the run, and nothing here needs the server's dist.
-//
-// Test files share modules (`isolate: false`): a mutant's run loads only the
-// files of the tests that reach it, and loading each one afresh was most of
-// a mutant's time (about 15 s to 3 s for the server's files). The harness
-// registers its cleanup hooks for each file through a setup file instead.
-const shared = {
-  environment: 'node',
-  testTimeout: 30_000,
-  hookTimeout: 30_000,
-  isolate: false,
-  setupFiles: ['../test-support/harness-setup.ts'],
-} as const
+const shared = { environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 } as const
 
 export default defineConfig({
   resolve: { alias: sourceAliases },

@@ -12,37 +12,15 @@ const servers: TestServer[] = []
 const clients: AtomKVClient[] = []
 const closing: Promise<void>[] = []
 
-/** Hook registrations of the modules imported so far, for {@link registerEachFileHooks}. */
-const registrations: (() => void)[] = []
-
-/**
- * Registers a test module's hooks (cleanup after each test or file) for every
- * test file that uses it. A module registers hooks when it is imported, that
- * is once per test file, unless files share modules (Vitest's
- * `isolate: false`, which the mutation runs use): then it is imported once,
- * and `harness-setup.ts`, a setup file, runs before each later file.
- */
-export function eachTestFile(register: () => void): void {
-  registrations.push(register)
-  register()
-}
-
-/** Registers the hooks of every module imported so far for the file about to run: see `harness-setup.ts`. */
-export function registerEachFileHooks(): void {
-  for (const register of registrations) register()
-}
-
-eachTestFile(() => {
-  afterEach(() => {
-    defaultTransport = 'node'
-    for (const client of clients.splice(0)) client.close()
-    // A server's close() may wait up to its 1 s grace for sockets of aborted
-    // streams; let that run alongside the next tests instead of before them.
-    for (const server of servers.splice(0)) closing.push(server.close())
-  })
-  afterAll(async () => {
-    await Promise.all(closing.splice(0))
-  })
+afterEach(() => {
+  defaultTransport = 'node'
+  for (const client of clients.splice(0)) client.close()
+  // A server's close() may wait up to its 1 s grace for sockets of aborted
+  // streams; let that run alongside the next tests instead of before them.
+  for (const server of servers.splice(0)) closing.push(server.close())
+})
+afterAll(async () => {
+  await Promise.all(closing.splice(0))
 })
 
 /** Resolves once `condition` holds (polled); rejects after `timeoutMs` with `what` in the message. */

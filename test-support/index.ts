@@ -6,8 +6,6 @@
 export {
   afterRestart,
   startClient,
-  eachTestFile,
-  registerEachFileHooks,
   startServer,
   TRANSPORTS,
   useTransport,

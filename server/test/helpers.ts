@@ -2,17 +2,15 @@
 // closed after each test), a logger that keeps what it is told, and plain HTTP
 // writes. Servers, clients and waiting are @atomkv/test-support's.
 
-import { eachTestFile, waitFor } from '@atomkv/test-support'
+import { waitFor } from '@atomkv/test-support'
 import { afterEach } from 'vitest'
 import type { Logger } from '../src/index.js'
 
 const streams: SSEClient[] = []
 
-eachTestFile(() =>
-  afterEach(() => {
-    for (const stream of streams.splice(0)) stream.close()
-  }),
-)
+afterEach(() => {
+  for (const stream of streams.splice(0)) stream.close()
+})
 
 export interface CapturingLogger extends Logger {
   readonly warnings: string[]

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { eachTestFile, waitFor } from '@atomkv/test-support'
+import { waitFor } from '@atomkv/test-support'
 import { afterAll } from 'vitest'
 
 export interface TestRedis {
@@ -23,11 +23,9 @@ export interface TestRedis {
 }
 
 const running: TestRedis[] = []
-eachTestFile(() =>
-  afterAll(async () => {
-    for (const redis of running.splice(0)) await redis.stop()
-  }),
-)
+afterAll(async () => {
+  for (const redis of running.splice(0)) await redis.stop()
+})
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -148,8 +146,6 @@ export async function startProxy(port: number): Promise<TcpProxy> {
 }
 
 const proxies: TcpProxy[] = []
-eachTestFile(() =>
-  afterAll(async () => {
-    for (const proxy of proxies.splice(0)) await proxy.close()
-  }),
-)
+afterAll(async () => {
+  for (const proxy of proxies.splice(0)) await proxy.close()
+})
