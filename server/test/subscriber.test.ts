@@ -117,6 +117,7 @@ describe('Subscriber', () => {
     expect(sink.written).toHaveLength(written)
     expect(subscriber.push(event('/k', 0))).toBe(true)
     expect(sink.written).toHaveLength(written)
+    expect(subscriber.firstQueuedRevisions().size).toBe(0)
     expect(calls).toEqual(['detach #1'])
   })
 
@@ -145,5 +146,81 @@ describe('Subscriber', () => {
     subscriber.writable()
     expect(sink.written.slice(1).map((s) => s.split('\n')[0])).toEqual(['id:/k:0'])
     expect(sink.ended).toBe(1)
+  })
+
+  it('queues while its sink is full and sends in order once it takes more', () => {
+    const { subscriber, sink } = live()
+    sink.writable = false
+    subscriber.push(event('/k', 0))
+    sink.writable = true
+    // Writable again, but something is queued: a new event waits behind it.
+    subscriber.push(event('/k', 1))
+    expect(sink.written).toEqual([OK])
+    subscriber.writable()
+    expect(sink.written.slice(1).map((s) => s.split('\n')[0])).toEqual(['id:/k:0', 'id:/k:1'])
+    subscriber.push(event('/k', 2))
+    expect(sink.written.at(-1)).toMatch(/^id:\/k:2\n/)
+  })
+
+  it("refuses an event that would take what it holds, its sink's bytes included, past the bound", () => {
+    const size = event('/k', 0).bytes.byteLength
+    const { subscriber, sink } = live(100 + size)
+    sink.writable = false
+    sink.buffered = 100
+    // Exactly at the bound: taken.
+    expect(subscriber.push(event('/k', 0))).toBe(true)
+    expect(subscriber.push(event('/k', 1))).toBe(false)
+    expect(subscriber.queuedBytes).toBe(100 + size)
+    // Refused while the sink alone holds too much.
+    const full = live(100)
+    full.sink.writable = false
+    full.sink.buffered = 90
+    expect(full.subscriber.push(event('/k', 0))).toBe(false)
+    expect(full.subscriber.queuedBytes).toBe(90)
+  })
+
+  it('takes a lone event larger than the bound when it holds nothing', () => {
+    const { subscriber, sink } = live(10)
+    sink.writable = false
+    expect(subscriber.push(event('/k', 0, JSON.stringify('x'.repeat(100))))).toBe(true)
+    expect(subscriber.push(event('/k', 1))).toBe(false)
+  })
+
+  it('ends once, and ends or aborts without a sink', () => {
+    const { subscriber, sink, calls } = live()
+    subscriber.end()
+    subscriber.end()
+    subscriber.abort(new Error('late'))
+    expect(sink.ended).toBe(1)
+    expect(sink.aborted).toBeUndefined()
+    expect(calls).toEqual(['detach #1'])
+    for (const close of ['end', 'abort'] as const) {
+      const h = host()
+      const unattached = new Subscriber(2, ['/k'], undefined, 100, h.host)
+      if (close === 'end') unattached.end()
+      else unattached.abort(new Error('cut'))
+      expect(h.calls).toEqual(['detach #2'])
+    }
+  })
+
+  it('ends at once when retired before its opening is sent, and retires only once when live', () => {
+    for (const begun of [false, true]) {
+      const h = host()
+      const subscriber = new Subscriber(1, ['/k'], undefined, 1 << 20, h.host)
+      const sink = new TestSink()
+      sink.writable = false
+      subscriber.attach(sink)
+      // Replaying: its opening is not sent, the sink takes nothing yet.
+      if (begun) subscriber.begin([frame({ event: 'ready', data: '{}' })])
+      subscriber.retire()
+      expect(h.calls).toEqual(['detach #1'])
+      expect(sink.ended).toBe(1)
+    }
+    const { subscriber, calls } = live()
+    subscriber.retire()
+    subscriber.retire()
+    subscriber.gone()
+    subscriber.retire()
+    expect(calls).toEqual(['retiring #1', 'detach #1'])
   })
 })
