@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { covers } from '@atomkv/client'
 import { MemoryStore } from '../src/memory-store.js'
 import { coveringPaths } from '@atomkv/client/protocol'
-import type { Write } from '../src/store.js'
+import { StoreFullError, type Write } from '../src/store.js'
 import { waitFor } from '@atomkv/test-support'
 
 const keysOf = (writes: readonly Write[]) => writes.map((w) => w.key)
@@ -258,6 +258,48 @@ describe('MemoryStore expiry on the real clock', () => {
     expect(await store.list(['/t/'])).toEqual([])
     expect(await store.set('/t/a', '3')).toEqual({ json: '3', revision: 0 })
     expect(await store.list(['/t/'])).toEqual([{ key: '/t/a', json: '3', revision: 0 }])
+    store.close()
+  })
+})
+
+describe('MemoryStore options and restore edges', () => {
+  it('refuses a maxKeys below 1 or an expireAfterMs below 0, saying which and what it got', () => {
+    for (const maxKeys of [0, -1, Number.NaN]) {
+      expect(() => new MemoryStore({ maxKeys })).toThrow(new RangeError(`maxKeys must be at least 1, got ${maxKeys}`))
+    }
+    for (const expireAfterMs of [-1, Number.NaN]) {
+      expect(() => new MemoryStore({ expireAfterMs })).toThrow(
+        new RangeError(`expireAfterMs must be 0 or more, got ${expireAfterMs}`),
+      )
+    }
+  })
+
+  it('holds exactly one key with maxKeys 1', async () => {
+    const store = new MemoryStore({ maxKeys: 1 })
+    await store.set('/only', '1')
+    await store.set('/only', '2')
+    await expect(store.set('/other', '1')).rejects.toThrow(StoreFullError)
+    store.close()
+  })
+
+  it('says which entry of a restore is not a JSON string', () => {
+    const store = new MemoryStore()
+    const bad = { key: '/n', json: 5 as unknown as string, revision: 0 }
+    expect(() => store.load([bad])).toThrow(new TypeError('cannot load /n: json must be a string'))
+    store.close()
+  })
+
+  it('restores an entry written more than 24 days ago with its age, so it expires as it would have', async () => {
+    // Past 2^31 ms from the store's start a write time no longer fits a small integer.
+    const store = new MemoryStore({ expireAfterMs: 30 * 24 * 3600_000 })
+    const day = 24 * 3600_000
+    store.load([
+      { key: '/old', json: '1', revision: 3, writtenAt: Date.now() - 31 * day },
+      { key: '/young', json: '2', revision: 0, writtenAt: Date.now() - 29 * day },
+    ])
+    expect(await store.get('/old')).toBeUndefined()
+    expect(await store.get('/young')).toEqual({ json: '2', revision: 0 })
+    expect(store.dump().map(({ key, writtenAt }) => [key, Math.round((Date.now() - writtenAt) / day)])).toEqual([['/young', 29]])
     store.close()
   })
 })
