@@ -302,4 +302,28 @@ describe('MemoryStore options and restore edges', () => {
     expect(store.dump().map(({ key, writtenAt }) => [key, Math.round((Date.now() - writtenAt) / day)])).toEqual([['/young', 29]])
     store.close()
   })
+
+  it('sweeps once a second at most often and once a minute at least, whatever expireAfterMs', async () => {
+    vi.useFakeTimers()
+    try {
+      // [expireAfterMs, when the first sweep that finds the key expired runs]
+      for (const [expireAfterMs, sweptAt] of [
+        [50, 1000],
+        [90_000, 120_000],
+      ] as const) {
+        const store = new MemoryStore({ expireAfterMs })
+        await store.set('/k', '1')
+        const told: string[] = []
+        store.subscribe((change) => told.push(`${change.key} ${change.revision}`))
+        vi.advanceTimersByTime(sweptAt - 1)
+        expect(told, `expireAfterMs ${expireAfterMs}`).toEqual([])
+        vi.advanceTimersByTime(1)
+        expect(told, `expireAfterMs ${expireAfterMs}`).toEqual(['/k -1'])
+        store.close()
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
+
