@@ -47,4 +47,20 @@ describe('MemoryStore.entries and load', () => {
     expect(await store.get('/ok')).toEqual({ json: '1', revision: 0 })
     store.close()
   })
+
+  it('counts what it restores, and dates an entry restored without writtenAt now', () => {
+    const store = new MemoryStore()
+    const before = Date.now()
+    store.load([
+      { key: '/a', json: '"x"', revision: 2 },
+      { key: '/bb', json: '[1,2]', revision: 0, writtenAt: before - 5000 },
+    ])
+    expect(store.chars()).toBe('/a'.length + '"x"'.length + '/bb'.length + '[1,2]'.length)
+    const [a, bb] = store.dump()
+    expect(a!.writtenAt).toBeGreaterThanOrEqual(before)
+    expect(a!.writtenAt).toBeLessThanOrEqual(Date.now())
+    expect(bb!.writtenAt).toBe(before - 5000)
+    store.close()
+  })
 })
+
