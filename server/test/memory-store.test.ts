@@ -274,6 +274,19 @@ describe('MemoryStore options and restore edges', () => {
     }
   })
 
+  it('stops telling a listener once it unsubscribes, and tells the others still', async () => {
+    const store = new MemoryStore()
+    const [gone, kept]: string[][] = [[], []]
+    const unsubscribe = store.subscribe((change) => gone.push(change.key))
+    store.subscribe((change) => kept.push(change.key))
+    await store.set('/a', '1')
+    unsubscribe()
+    await store.set('/b', '1')
+    expect(gone).toEqual(['/a'])
+    expect(kept).toEqual(['/a', '/b'])
+    store.close()
+  })
+
   it('holds exactly one key with maxKeys 1', async () => {
     const store = new MemoryStore({ maxKeys: 1 })
     await store.set('/only', '1')
