@@ -287,6 +287,38 @@ describe('MemoryStore options and restore edges', () => {
     store.close()
   })
 
+  it('keeps a prefix listed when a key beside it goes, while keys below it stay', async () => {
+    // The index holds /x/ → /x/a/ → /x/a/b/, /x/a/c/; removing one key must not cut the path to the others.
+    for (const [gone, stays] of [
+      ['/x/a/k', '/x/a/b/c'],
+      ['/x/a/b/k', '/x/a/c/k'],
+    ]) {
+      const store = new MemoryStore()
+      await store.set(gone!, '1')
+      await store.set(stays!, '2')
+      await store.delete(gone!)
+      expect(keysOf(await store.list(['/x/'])), gone).toEqual([stays])
+      expect(store.indexedPrefixes()).toEqual(coveringPaths(stays!).slice(1).sort())
+      store.close()
+    }
+  })
+
+  it('stops its sweep and forgets its listeners on close', async () => {
+    vi.useFakeTimers()
+    try {
+      const store = new MemoryStore({ expireAfterMs: 50 })
+      await store.set('/k', '1')
+      const told: string[] = []
+      store.subscribe((change) => told.push(change.key))
+      store.close()
+      vi.advanceTimersByTime(5000)
+      await store.set('/other', '1')
+      expect(told).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('holds exactly one key with maxKeys 1', async () => {
     const store = new MemoryStore({ maxKeys: 1 })
     await store.set('/only', '1')
