@@ -327,6 +327,21 @@ describe('MemoryStore options and restore edges', () => {
     store.close()
   })
 
+  it('makes room for a new key when full by removing expired ones first', async () => {
+    vi.useFakeTimers()
+    try {
+      const store = new MemoryStore({ maxKeys: 1, expireAfterMs: 50 })
+      await store.set('/old', '1')
+      // Expired, not swept yet (the sweep runs once a second).
+      vi.advanceTimersByTime(100)
+      expect(await store.set('/new', '2')).toEqual({ json: '2', revision: 0 })
+      expect(store.entries().map((w) => w.key)).toEqual(['/new'])
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('says which entry of a restore is not a JSON string', () => {
     const store = new MemoryStore()
     const bad = { key: '/n', json: 5 as unknown as string, revision: 0 }
