@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { covers } from '@atomkv/client'
 import { MemoryStore } from '../src/memory-store.js'
 import { coveringPaths } from '@atomkv/client/protocol'
-import { StoreFullError, type Write } from '../src/store.js'
+import { type Change, StoreFullError, type Write } from '../src/store.js'
 import { waitFor } from '@atomkv/test-support'
 
 const keysOf = (writes: readonly Write[]) => writes.map((w) => w.key)
@@ -275,16 +275,28 @@ describe('MemoryStore options and restore edges', () => {
   })
 
   it('stops telling a listener once it unsubscribes, and tells the others still', async () => {
-    const store = new MemoryStore()
-    const [gone, kept]: string[][] = [[], []]
-    const unsubscribe = store.subscribe((change) => gone.push(change.key))
-    store.subscribe((change) => kept.push(change.key))
-    await store.set('/a', '1')
-    unsubscribe()
-    await store.set('/b', '1')
-    expect(gone).toEqual(['/a'])
-    expect(kept).toEqual(['/a', '/b'])
-    store.close()
+    vi.useFakeTimers()
+    try {
+      const store = new MemoryStore()
+      const [gone, kept]: string[][] = [[], []]
+      const changes: Change[] = []
+      const unsubscribe = store.subscribe((change) => gone.push(change.key))
+      store.subscribe((change) => {
+        kept.push(change.key)
+        changes.push(change)
+      })
+      await store.set('/a', '1')
+      unsubscribe()
+      vi.advanceTimersByTime(1500)
+      await store.set('/b', '1')
+      expect(gone).toEqual(['/a'])
+      expect(kept).toEqual(['/a', '/b'])
+      // A write is told with when it was written (ms since 1970), for stores that keep it.
+      expect(changes[1]!.writtenAt).toBe(Date.now())
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('keeps a prefix listed when a key beside it goes, while keys below it stay', async () => {
