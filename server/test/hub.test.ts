@@ -1,0 +1,166 @@
+// The hub on its own, over a store the test controls: a feed that breaks
+// (what a shared store reports), a store out of reach, a snapshot read that
+// fails, and the heartbeat, which the HTTP tests reach only through timing.
+
+import { describe, expect, it, vi } from 'vitest'
+import type { FeedInterruption, Store } from '../src/store.js'
+import { Hub, type HubOptions, StreamCutError } from '../src/hub.js'
+import { MemoryStore } from '../src/memory-store.js'
+import { WebSink } from '../src/sink.js'
+import type { Subscriber } from '../src/subscriber.js'
+import { capturingLogger } from './helpers.js'
+
+/** A memory store that can be made unreachable, made to fail snapshot reads, or made to report a broken feed. */
+function controlledStore() {
+  const memory = new MemoryStore()
+  const interruptions = new Set<(interruption: FeedInterruption) => void>()
+  const control = { reachable: true, failList: false, unsubscribed: 0 }
+  const store: Store = {
+    get: (key) => memory.get(key),
+    set: (key, json) => memory.set(key, json),
+    update: (key, json, revision) => memory.update(key, json, revision),
+    delete: (key, revision) => memory.delete(key, revision),
+    size: () => memory.size(),
+    subscribe(listener) {
+      const off = memory.subscribe(listener)
+      return () => {
+        control.unsubscribed++
+        off()
+      }
+    },
+    list: (subscriptions) =>
+      control.failList ? Promise.reject(new Error('the store is gone')) : memory.list(subscriptions),
+    available: () => control.reachable,
+    onInterruption(listener) {
+      interruptions.add(listener)
+      return () => interruptions.delete(listener)
+    },
+  }
+  const interrupt = (interruption: FeedInterruption) => {
+    for (const listener of interruptions) listener(interruption)
+  }
+  return { memory, store, control, interrupt, interruptions }
+}
+
+function hubOn(store: Store, options: Partial<HubOptions> = {}) {
+  const logger = capturingLogger()
+  const hub = new Hub(store, {
+    heartbeatMs: 0,
+    retiringGraceMs: 5000,
+    maxTotalSubscriptions: 1000,
+    maxStreamsPerClient: 0,
+    maxQueueBytes: 1 << 20,
+    maxStreams: 100,
+    backlog: {},
+    logger,
+    ...options,
+  })
+  return { hub, logger }
+}
+
+/** Attaches a web sink and reads the stream as text, as far as `until` asks. */
+function reader(subscriber: Subscriber) {
+  const sink = new WebSink(subscriber)
+  subscriber.attach(sink)
+  const stream = sink.stream.getReader()
+  let text = ''
+  return {
+    async until(done: (text: string) => boolean): Promise<string> {
+      while (!done(text)) {
+        const { value, done: ended } = await stream.read()
+        if (ended) throw new Error(`the stream ended; it sent: ${JSON.stringify(text)}`)
+        text += new TextDecoder().decode(value)
+      }
+      return text
+    },
+    read: () => stream.read(),
+  }
+}
+
+describe('Hub over a store it does not own', () => {
+  it('resets resumes and ends its streams when the feed breaks, under the instance the store names', async () => {
+    const { memory, store, interrupt } = controlledStore()
+    const { hub } = hubOn(store)
+    await memory.set('/k', '1')
+    const before = hub.instance
+    const stream = reader(hub.open({ subscriptions: ['/k'], initial: [] }) as Subscriber)
+    await stream.until((text) => text.includes(':ok'))
+
+    // Changes were missed: what the backlog holds no longer leads on.
+    interrupt({ reason: 'test', missed: true, instance: 'after-gap' })
+    expect(await stream.read()).toEqual({ done: true, value: undefined })
+    expect(hub.streams).toBe(0)
+    expect(hub.instance).toBe('after-gap')
+    expect(hub.backlog.events).toBe(0)
+    expect(before).not.toBe('after-gap')
+
+    // Nothing missed: the backlog stays, streams still end (they resume at once).
+    await memory.set('/k', '2')
+    const again = reader(hub.open({ subscriptions: ['/k'], initial: [] }) as Subscriber)
+    await again.until((text) => text.includes(':ok'))
+    interrupt({ reason: 'test', missed: false, instance: 'same-feed' })
+    expect(await again.read()).toEqual({ done: true, value: undefined })
+    expect(hub.backlog.events).toBe(1)
+    expect(hub.instance).toBe('same-feed')
+  })
+
+  it('refuses a stream while the store is out of reach', () => {
+    const { store, control } = controlledStore()
+    const { hub } = hubOn(store)
+    control.reachable = false
+    expect(hub.open({ subscriptions: ['/k'], initial: [] })).toBe('store-unavailable')
+    expect(hub.streams).toBe(0)
+    control.reachable = true
+    expect(typeof hub.open({ subscriptions: ['/k'], initial: [] })).toBe('object')
+  })
+
+  it('cuts off a stream whose initial state cannot be read, and says why in the log', async () => {
+    const { store, control } = controlledStore()
+    const { hub, logger } = hubOn(store)
+    control.failList = true
+    const stream = reader(hub.open({ subscriptions: ['/a', '/b/'], initial: ['/a'], client: '10.1.1.1' }) as Subscriber)
+    const error = await stream.until(() => false).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StreamCutError)
+    expect(error).toMatchObject({ name: 'StreamCutError', message: 'could not read the initial state' })
+    expect(logger.errors).toEqual(['atomkv: could not read the initial state for stream #1 from 10.1.1.1 (/a /b/)'])
+    expect(hub.streams).toBe(0)
+  })
+
+  it('stops listening to the store and its feed on close', async () => {
+    const { memory, store, control, interruptions } = controlledStore()
+    const { hub } = hubOn(store)
+    await memory.set('/k', '1')
+    hub.close()
+    expect(control.unsubscribed).toBe(1)
+    expect(interruptions.size).toBe(0)
+    await memory.set('/k', '2')
+    expect(hub.backlog.events).toBe(1)
+    expect(hub.open({ subscriptions: ['/k'], initial: [] })).toBe('closed')
+  })
+})
+
+describe('Hub heartbeats', () => {
+  it('sends a comment to idle streams and cuts off one that holds too much to take it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    try {
+      const { memory, store } = controlledStore()
+      const { hub, logger } = hubOn(store, { heartbeatMs: 1000, maxQueueBytes: 64 })
+      // Never read: its sink takes nothing, so what it is sent waits in its queue.
+      const stuck = hub.open({ subscriptions: ['/k'], initial: [], client: '10.0.0.9' }) as Subscriber
+      stuck.attach(new WebSink(stuck))
+      const idle = reader(hub.open({ subscriptions: ['/other'], initial: [] }) as Subscriber)
+      await idle.until((text) => text.includes(':ok'))
+      await memory.set('/k', JSON.stringify('x'.repeat(50)))
+      vi.advanceTimersByTime(1000)
+      expect(await idle.until((text) => text.includes(':\n\n'))).toBe(':ok\n\n:\n\n')
+      vi.advanceTimersByTime(1000)
+      expect(hub.cutOff).toBe(1)
+      expect(logger.warnings).toEqual([
+        'atomkv: cut off stream #1 from 10.0.0.9 (/k) at a heartbeat: it is not reading, and its unsent events passed 64 bytes (it can resume from its last event id)',
+      ])
+      hub.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
