@@ -139,6 +139,15 @@ describe('Hub over a store it does not own', () => {
   })
 })
 
+describe('Hub limits', () => {
+  it('sets no limit per client address with maxStreamsPerClient 0', () => {
+    const { hub } = hubOn(new MemoryStore(), { maxStreamsPerClient: 0 })
+    for (let i = 0; i < 5; i++) expect(typeof hub.open({ subscriptions: ['/k'], initial: [], client: '10.0.0.1' })).toBe('object')
+    expect(hub.streams).toBe(5)
+    hub.close()
+  })
+})
+
 describe('Hub heartbeats', () => {
   it('sends a comment to idle streams and cuts off one that holds too much to take it', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
