@@ -148,6 +148,37 @@ describe('Hub limits', () => {
   })
 })
 
+describe('Hub sessions', () => {
+  it('cuts off a replaced stream that has not sent what it held within the grace, saying so', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const { memory, store } = controlledStore()
+      const { hub, logger } = hubOn(store, { retiringGraceMs: 2000 })
+      const old = hub.open({ subscriptions: ['/k'], initial: [], session: 's1', client: '10.0.0.2' }) as Subscriber
+      const oldStream = reader(old)
+      await oldStream.until((text) => text.includes(':ok'))
+      // Read no further: the next event waits in the old stream's queue.
+      await memory.set('/k', '1')
+      await memory.set('/k', '2')
+      hub.open({ subscriptions: ['/k'], initial: [], session: 's1', client: '10.0.0.2' })
+      expect(hub.streams).toBe(2)
+      vi.advanceTimersByTime(1999)
+      expect(hub.cutOff).toBe(0)
+      vi.advanceTimersByTime(1)
+      expect(hub.cutOff).toBe(1)
+      expect(hub.streams).toBe(1)
+      expect(logger.warnings).toEqual([
+        'atomkv: cut off stream #1 from 10.0.0.2 (/k): replaced, and did not send what it held within 2000 ms',
+      ])
+      const error = await oldStream.until(() => false).catch((e: unknown) => e)
+      expect(error).toMatchObject({ name: 'StreamCutError', message: 'replaced, and not read' })
+      hub.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
 describe('Hub heartbeats', () => {
   it('sends a comment to idle streams and cuts off one that holds too much to take it', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
