@@ -121,6 +121,11 @@ export class Hub implements SubscriberHost {
     return this.#subscriptions
   }
 
+  /** Entries of the per-address and per-session maps: each stays no larger than the set of streams (for tests). */
+  get tracked(): { addresses: number; sessions: number } {
+    return { addresses: this.#perClient.size, sessions: this.#sessions.size }
+  }
+
   /** Bytes waiting in all streams' queues. */
   get queuedBytes(): number {
     let bytes = 0

@@ -149,6 +149,25 @@ describe('Hub limits', () => {
 })
 
 describe('Hub sessions', () => {
+  it('retires each stream of a session when the next one opens, and forgets sessions and addresses with their streams', async () => {
+    const { hub } = hubOn(new MemoryStore())
+    const open = (i: number) => hub.open({ subscriptions: ['/k'], initial: [], session: 's', client: `10.0.0.${i % 2}` })
+    const streams = [0, 1, 2].map(() => reader(open(0) as Subscriber))
+    // Each replaced stream had nothing queued: it ends at once.
+    for (const stream of streams.slice(0, 2)) await stream.until(() => false).catch(() => {})
+    expect(hub.streams).toBe(1)
+    expect(hub.tracked).toEqual({ addresses: 1, sessions: 1 })
+    // Many addresses and sessions come and go: the maps end empty.
+    const more = Array.from({ length: 20 }, (_, i) =>
+      hub.open({ subscriptions: ['/k'], initial: [], session: `s${i}`, client: `10.1.0.${i}` }) as Subscriber,
+    )
+    expect(hub.tracked).toEqual({ addresses: 21, sessions: 21 })
+    hub.closeStreams()
+    expect(hub.tracked).toEqual({ addresses: 0, sessions: 0 })
+    expect(more).toHaveLength(20)
+  })
+
+
   it('cuts off a replaced stream that has not sent what it held within the grace, saying so', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
@@ -198,6 +217,12 @@ describe('Hub heartbeats', () => {
       expect(logger.warnings).toEqual([
         'atomkv: cut off stream #1 from 10.0.0.9 (/k) at a heartbeat: it is not reading, and its unsent events passed 64 bytes (it can resume from its last event id)',
       ])
+      // The other stream still gets its heartbeats; with no stream left, no timer runs.
+      vi.advanceTimersByTime(1000)
+      expect(await idle.until((text) => text.endsWith(':\n\n:\n\n'))).toBe(':ok\n\n:\n\n:\n\n')
+      expect(hub.closeStreams()).toBe(1)
+      memory.close() // its sweep is the other timer
+      expect(vi.getTimerCount()).toBe(0)
       hub.close()
     } finally {
       vi.useRealTimers()
