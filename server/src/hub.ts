@@ -121,9 +121,9 @@ export class Hub implements SubscriberHost {
     return this.#subscriptions
   }
 
-  /** Entries of the per-address and per-session maps: each stays no larger than the set of streams (for tests). */
-  get tracked(): { addresses: number; sessions: number } {
-    return { addresses: this.#perClient.size, sessions: this.#sessions.size }
+  /** Entries of the subscription index and the per-address and per-session maps, none of which outgrows the open streams (for tests). */
+  get tracked(): { paths: number; addresses: number; sessions: number } {
+    return { paths: this.#index.size, addresses: this.#perClient.size, sessions: this.#sessions.size }
   }
 
   /** Bytes waiting in all streams' queues. */

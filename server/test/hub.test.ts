@@ -156,14 +156,14 @@ describe('Hub sessions', () => {
     // Each replaced stream had nothing queued: it ends at once.
     for (const stream of streams.slice(0, 2)) await stream.until(() => false).catch(() => {})
     expect(hub.streams).toBe(1)
-    expect(hub.tracked).toEqual({ addresses: 1, sessions: 1 })
-    // Many addresses and sessions come and go: the maps end empty.
+    expect(hub.tracked).toEqual({ paths: 1, addresses: 1, sessions: 1 })
+    // Many paths, addresses and sessions come and go: the maps end empty.
     const more = Array.from({ length: 20 }, (_, i) =>
-      hub.open({ subscriptions: ['/k'], initial: [], session: `s${i}`, client: `10.1.0.${i}` }) as Subscriber,
+      hub.open({ subscriptions: ['/k', `/p${i}/`], initial: [], session: `s${i}`, client: `10.1.0.${i}` }) as Subscriber,
     )
-    expect(hub.tracked).toEqual({ addresses: 21, sessions: 21 })
+    expect(hub.tracked).toEqual({ paths: 21, addresses: 21, sessions: 21 })
     hub.closeStreams()
-    expect(hub.tracked).toEqual({ addresses: 0, sessions: 0 })
+    expect(hub.tracked).toEqual({ paths: 0, addresses: 0, sessions: 0 })
     expect(more).toHaveLength(20)
   })
 

@@ -278,7 +278,8 @@ describe('MemoryStore options and restore edges', () => {
     vi.useFakeTimers()
     try {
       const store = new MemoryStore()
-      const [gone, kept]: string[][] = [[], []]
+      const gone: string[] = []
+      const kept: string[] = []
       const changes: Change[] = []
       const unsubscribe = store.subscribe((change) => gone.push(change.key))
       store.subscribe((change) => {
