@@ -206,7 +206,8 @@ describe('Hub heartbeats', () => {
       const { hub, logger } = hubOn(store, { heartbeatMs: 1000, maxQueueBytes: 64 })
       // Never read: its sink takes nothing, so what it is sent waits in its queue.
       const stuck = hub.open({ subscriptions: ['/k'], initial: [], client: '10.0.0.9' }) as Subscriber
-      stuck.attach(new WebSink(stuck))
+      const stuckSink = new WebSink(stuck)
+      stuck.attach(stuckSink)
       const idle = reader(hub.open({ subscriptions: ['/other'], initial: [] }) as Subscriber)
       await idle.until((text) => text.includes(':ok'))
       await memory.set('/k', JSON.stringify('x'.repeat(50)))
@@ -217,6 +218,7 @@ describe('Hub heartbeats', () => {
       expect(logger.warnings).toEqual([
         'atomkv: cut off stream #1 from 10.0.0.9 (/k) at a heartbeat: it is not reading, and its unsent events passed 64 bytes (it can resume from its last event id)',
       ])
+      await expect(stuckSink.stream.getReader().read()).rejects.toMatchObject({ message: 'unsent events passed 64 bytes' })
       // The other stream still gets its heartbeats; with no stream left, no timer runs.
       vi.advanceTimersByTime(1000)
       expect(await idle.until((text) => text.endsWith(':\n\n:\n\n'))).toBe(':ok\n\n:\n\n:\n\n')
