@@ -146,6 +146,9 @@ describe('Subscriber', () => {
     subscriber.writable()
     expect(sink.written.slice(1).map((s) => s.split('\n')[0])).toEqual(['id:/k:0'])
     expect(sink.ended).toBe(1)
+    // The sink asks for more while it ends: it is told to end once.
+    subscriber.writable()
+    expect(sink.ended).toBe(1)
   })
 
   it('queues while its sink is full and sends in order once it takes more', () => {
@@ -223,4 +226,24 @@ describe('Subscriber', () => {
     subscriber.retire()
     expect(calls).toEqual(['retiring #1', 'detach #1'])
   })
+
+  it('does not re-enter when its sink asks for more from inside a write', () => {
+    const { host: h } = host()
+    const subscriber = new Subscriber(1, ['/k'], undefined, 1 << 20, h)
+    const sink = new TestSink()
+    sink.writable = false
+    // A sink that says it takes more before it has recorded what it was handed.
+    const writeAll = sink.writeAll.bind(sink)
+    sink.writeAll = (frames) => {
+      subscriber.writable()
+      writeAll(frames)
+    }
+    subscriber.attach(sink)
+    subscriber.begin([])
+    for (let i = 0; i < 3; i++) subscriber.push(event('/k', i, JSON.stringify('x'.repeat(40_000))))
+    sink.writable = true
+    subscriber.writable()
+    expect(sink.written.map((s) => s.split('\n')[0])).toEqual([':ok', 'id:/k:0', 'id:/k:1', 'id:/k:2'])
+  })
 })
+
