@@ -245,5 +245,44 @@ describe('Subscriber', () => {
     subscriber.writable()
     expect(sink.written.map((s) => s.split('\n')[0])).toEqual([':ok', 'id:/k:0', 'id:/k:1', 'id:/k:2'])
   })
+
+  it('joins frames into chunks of about 64 KiB: fewer writes in a burst', () => {
+    const { subscriber, sink } = live()
+    sink.writable = false
+    for (let i = 0; i < 4; i++) subscriber.push(event('/k', i, JSON.stringify('x'.repeat(40_000))))
+    const before = sink.writes
+    sink.writable = true
+    subscriber.writable()
+    expect(sink.written).toHaveLength(5)
+    // Two frames of 40 kB pass 64 KiB: each write holds two.
+    expect(sink.writes - before).toBe(2)
+  })
+
+  it('sends nothing more, not even what it took, once its opening fails', () => {
+    const calls: string[] = []
+    const failures: unknown[] = []
+    const subscriber: Subscriber = new Subscriber(1, ['/k'], undefined, 1 << 20, {
+      retiring: () => {},
+      detach: () => calls.push('detach'),
+      failed(s, error) {
+        failures.push(error)
+        s.abort(error as Error)
+      },
+    })
+    const sink = new TestSink()
+    sink.writable = false
+    subscriber.attach(sink)
+    function* opening() {
+      yield frame({ id: '/k:0', data: '1' })
+      throw new Error('its resume point left the backlog')
+    }
+    subscriber.begin(opening())
+    sink.writable = true
+    subscriber.writable()
+    expect(failures).toHaveLength(1)
+    expect(sink.aborted?.message).toBe('its resume point left the backlog')
+    expect(sink.written).toEqual([])
+    expect(calls).toEqual(['detach'])
+  })
 })
 
