@@ -159,8 +159,10 @@ describe('Subscriber', () => {
     // Writable again, but something is queued: a new event waits behind it.
     subscriber.push(event('/k', 1))
     expect(sink.written).toEqual([OK])
+    expect(subscriber.queuedBytes).toBeGreaterThan(0)
     subscriber.writable()
     expect(sink.written.slice(1).map((s) => s.split('\n')[0])).toEqual(['id:/k:0', 'id:/k:1'])
+    expect(subscriber.queuedBytes).toBe(0)
     subscriber.push(event('/k', 2))
     expect(sink.written.at(-1)).toMatch(/^id:\/k:2\n/)
   })
