@@ -123,11 +123,38 @@ describe('createAtomKV()', () => {
     expect((await atomkv.fetch(new Request('http://kv/a'))).status).toBe(200)
   })
 
-  it('refuses invalid options', () => {
-    expect(() => createAtomKV({ maxValueBytes: 0 })).toThrow(RangeError)
-    expect(() => createAtomKV({ heartbeatMs: -1 })).toThrow(/heartbeatMs/)
+  it('refuses invalid options, naming the option, its least value and what it got', () => {
+    // [option, least value]: one below it is refused, and a fraction.
+    const limits = [
+      ['maxValueBytes', 1],
+      ['heartbeatMs', 0],
+      ['maxQueueBytes', 1],
+      ['maxSubscriptionsPerStream', 1],
+      ['maxStreams', 1],
+      ['maxStreamsPerClient', 0],
+      ['maxDepth', 1],
+      ['maxKeyLength', 2],
+      ['maxTotalSubscriptions', 1],
+      ['retiringGraceMs', 0],
+    ] as const
+    for (const [name, least] of limits) {
+      for (const value of [least - 1, least + 0.5]) {
+        expect(() => createAtomKV({ [name]: value })).toThrow(
+          new RangeError(`${name} must be an integer of at least ${least}, got ${value}`),
+        )
+      }
+      createAtomKV({ [name]: least, logger: false }).close()
+    }
+    for (const name of ['maxEvents', 'maxBytes'] as const) {
+      expect(() => createAtomKV({ backlog: { [name]: -5 } })).toThrow(
+        new RangeError(`backlog.${name} must be an integer of at least 0, got -5`),
+      )
+    }
     expect(() => createAtomKV({ maxKeys: 0 })).toThrow(/maxKeys/)
-    expect(() => createAtomKV({ backlog: { maxBytes: -5 } })).toThrow(/maxBytes/)
+    createAtomKV({ maxKeyLength: 1024, logger: false }).close()
+    expect(() => createAtomKV({ maxKeyLength: 1025 })).toThrow(
+      new RangeError("maxKeyLength can be at most 1024 (the protocol's), got 1025"),
+    )
   })
 })
 
