@@ -208,3 +208,35 @@ describe('over HTTP/2', () => {
     }
   })
 })
+
+describe('behind middleware that set CORS headers first', () => {
+  it("answers with its own origin policy only: another layer's allow-origin and allow-credentials are replaced or dropped", async () => {
+    const atomkv = createAtomKV({ logger: false, corsOrigins: ['http://a.test'] })
+    // As Vite's own CORS middleware does before ours runs.
+    const server = createServer((req, res) => {
+      res.setHeader('access-control-allow-origin', '*')
+      res.setHeader('access-control-allow-credentials', 'true')
+      void atomkv.nodeHandler(req, res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const response = await fetch(`http://127.0.0.1:${port}/k`, {
+        method: 'POST',
+        body: '1',
+        headers: { origin: 'http://a.test' },
+      })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('access-control-allow-origin')).toBe('http://a.test')
+      expect(response.headers.get('access-control-allow-credentials')).toBe('true')
+      // No Origin (not a browser): no CORS headers at all, not the other layer's.
+      const plain = await fetch(`http://127.0.0.1:${port}/k`)
+      expect(plain.status).toBe(200)
+      expect(plain.headers.get('access-control-allow-origin')).toBeNull()
+      expect(plain.headers.get('access-control-allow-credentials')).toBeNull()
+    } finally {
+      await atomkv.close()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
