@@ -1,0 +1,47 @@
+// The exact text and cache headers of answers a client or a person reads:
+// the script at `GET /`, a missing key, a bad key or prefix, the inspector
+// when it is off. Over real HTTP.
+
+import { describe, expect, it } from 'vitest'
+import { startServer } from '@atomkv/test-support'
+
+const stream = { accept: 'text/event-stream' }
+
+describe('answers, exactly', () => {
+  it('serves the script at GET / as JavaScript that browsers revalidate', async () => {
+    const { url } = await startServer()
+    const response = await fetch(url)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/javascript; charset=utf-8')
+    expect(response.headers.get('cache-control')).toBe('no-cache')
+  })
+
+  it('answers a missing key 404, not to be cached', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/nope`)
+    expect([response.status, await response.text()]).toEqual([404, 'no key "/nope"'])
+    expect(response.headers.get('cache-control')).toBe('no-cache')
+  })
+
+  it('says why a key or prefix is refused, with a hint when a prefix is read as a key', async () => {
+    const { url } = await startServer()
+    const text = async (path: string, headers?: Record<string, string>) => {
+      const response = await fetch(url + path, { headers })
+      return [response.status, await response.text()]
+    }
+    expect(await text('/a/')).toEqual([
+      400,
+      'invalid key "/a/": must not end with "/" (a prefix can only be watched, with Accept: text/event-stream)',
+    ])
+    expect(await text('/a//b')).toEqual([400, 'invalid key "/a//b": has an empty component'])
+    expect(await text('/a//b', stream)).toEqual([400, 'invalid key or prefix "/a//b": has an empty component'])
+  })
+
+  it('answers the inspector 404 with how to turn it on when it is off, not to be cached', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/.inspect`)
+    expect(response.status).toBe(404)
+    expect(await response.text()).toMatch(/^the inspector is off: start the server with --inspect/)
+    expect(response.headers.get('cache-control')).toBe('no-cache')
+  })
+})
