@@ -44,4 +44,42 @@ describe('answers, exactly', () => {
     expect(await response.text()).toMatch(/^the inspector is off: start the server with --inspect/)
     expect(response.headers.get('cache-control')).toBe('no-cache')
   })
+
+  it('answers a compare-and-swap conflict with the current value as JSON, not to be cached', async () => {
+    const { url } = await startServer()
+    await fetch(`${url}/k`, { method: 'POST', body: '"now"' })
+    const response = await fetch(`${url}/k`, {
+      method: 'PUT',
+      body: '1',
+      headers: { 'x-revision': '5', accept: 'application/json' },
+    })
+    expect([response.status, await response.text()]).toEqual([409, '"now"'])
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('x-revision')).toBe('0')
+    expect(response.headers.get('cache-control')).toBe('no-cache')
+  })
+
+  it('answers 500, not a conflict, when the access check for a conflict fails', async () => {
+    const { url } = await startServer({
+      logger: false,
+      authorize: (_, { operation }) => {
+        if (operation === 'read') throw new Error('a bug in authorize')
+        return true
+      },
+    })
+    await fetch(`${url}/k`, { method: 'POST', body: '1' })
+    const response = await fetch(`${url}/k`, {
+      method: 'PUT',
+      body: '2',
+      headers: { 'x-revision': '5', accept: 'application/json' },
+    })
+    expect([response.status, await response.text()]).toEqual([500, 'internal server error'])
+  })
+
+  it('says why a DELETE is refused', async () => {
+    const { url } = await startServer()
+    const response = await fetch(`${url}/a//b`, { method: 'DELETE' })
+    expect([response.status, await response.text()]).toEqual([400, 'invalid key "/a//b": has an empty component'])
+  })
 })
+
