@@ -81,5 +81,15 @@ describe('answers, exactly', () => {
     const response = await fetch(`${url}/a//b`, { method: 'DELETE' })
     expect([response.status, await response.text()]).toEqual([400, 'invalid key "/a//b": has an empty component'])
   })
+
+  it('takes a session name of up to 128 characters on a stream, and says why a longer one is refused', async () => {
+    const { url } = await startServer()
+    const open = (length: number) => fetch(`${url}/k?session=${'s'.repeat(length)}`, { headers: stream })
+    const longest = await open(128)
+    expect(longest.status).toBe(200)
+    await longest.body!.cancel()
+    const longer = await open(129)
+    expect([longer.status, await longer.text()]).toEqual([400, 'session is 129 characters long (at most 128)'])
+  })
 })
 
