@@ -91,5 +91,14 @@ describe('answers, exactly', () => {
     const longer = await open(129)
     expect([longer.status, await longer.text()]).toEqual([400, 'session is 129 characters long (at most 128)'])
   })
+
+  it('says why a stream is refused when the server has maxStreams open', async () => {
+    const { url } = await startServer({ maxStreams: 1 })
+    const first = await fetch(`${url}/k`, { headers: stream })
+    expect(first.status).toBe(200)
+    const second = await fetch(`${url}/k`, { headers: stream })
+    expect([second.status, await second.text()]).toEqual([503, 'too many open streams (at most 1)'])
+    await first.body!.cancel()
+  })
 })
 

@@ -86,11 +86,14 @@ describe('a store that fails', () => {
     expect(logger.errors).toEqual(Array(3).fill('atomkv: a request failed'))
   })
 
-  it('says so on /.health while it cannot be reached', async () => {
+  it('says so on /.health, and refuses new streams, while it cannot be reached', async () => {
     const { store, state } = failingStore()
     const { url } = await startServer({ store })
     expect((await fetch(`${url}/.health`)).status).toBe(200)
     state.reachable = false
     expect(await answer(await fetch(`${url}/.health`))).toEqual([503, 'the store cannot be reached'])
+    // New streams are refused meanwhile.
+    const stream = await fetch(`${url}/k`, { headers: { accept: 'text/event-stream' } })
+    expect(await answer(stream)).toEqual([503, 'the store cannot be reached; retry shortly'])
   })
 })
