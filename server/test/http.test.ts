@@ -217,7 +217,7 @@ describe.each(TRANSPORTS)('keys (%s)', (transport) => {
   it('answers 400 to malformed percent-encoding, with CORS', async () => {
     const { url } = await startServer()
     const response = await fetch(`${url}/a%ZZ`)
-    expect(response.status).toBe(400)
+    expect([response.status, await response.text()]).toEqual([400, 'the URL is malformed'])
     expectCors(response)
   })
 })
