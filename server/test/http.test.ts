@@ -413,12 +413,15 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
     const log: RequestLogEntry[] = []
     const { url } = await startServer({ requestLog: (entry) => void log.push(entry) })
     const stream = await SSEClient.open(`${url}/m/`)
+    const started = performance.now()
     await post(url, '/m/a', 'abc')
+    const wall = performance.now() - started
     await put(url, '/m/a', 'no', 7)
     await fetch(`${url}/m/missing`)
     await stream.waitForWrites(1)
     const response = await fetch(`${url}/.metrics`)
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4')
+    expect(response.headers.get('cache-control')).toBe('no-cache')
     expectCors(response)
     const text = await response.text()
     const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1))
@@ -443,6 +446,9 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       'GET /.metrics 200',
     ])
     expect(log[1]).toMatchObject({ time: expect.any(String), ms: expect.any(Number) })
+    // In milliseconds, to the microsecond: more than nothing, less than the client waited.
+    expect(log[1]!.ms).toBeGreaterThan(0)
+    expect(log[1]!.ms).toBeLessThanOrEqual(wall)
   })
 })
 

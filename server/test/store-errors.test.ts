@@ -92,6 +92,10 @@ describe('a store that fails', () => {
     const { store, state } = failingStore()
     const { url } = await startServer({ store })
     expect((await fetch(`${url}/.health`)).status).toBe(200)
+    // A store without chars(): the metrics leave that gauge out.
+    const metrics = await fetch(`${url}/.metrics`)
+    expect(metrics.status).toBe(200)
+    expect(await metrics.text()).toMatch(/^atomkv_keys 0$/m)
     state.reachable = false
     expect(await answer(await fetch(`${url}/.health`))).toEqual([503, 'the store cannot be reached'])
     // New streams are refused meanwhile.
