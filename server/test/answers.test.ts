@@ -100,5 +100,17 @@ describe('answers, exactly', () => {
     expect([second.status, await second.text()]).toEqual([503, 'too many open streams (at most 1)'])
     await first.body!.cancel()
   })
+
+  it('asks authorize for a read of "/" before /.stats and /.metrics, which tell of the whole store', async () => {
+    const asked: string[] = []
+    const { url } = await startServer({
+      authorize: (_, { operation, key }) => {
+        asked.push(`${operation} ${key}`)
+        return true
+      },
+    })
+    for (const path of ['/.stats', '/.metrics']) expect((await fetch(url + path)).status).toBe(200)
+    expect(asked).toEqual(['read /', 'read /'])
+  })
 })
 
