@@ -110,7 +110,8 @@ describe('createAtomKV()', () => {
     expect(await healthy.json()).toEqual({ status: 'ok' })
     expect((await atomkv.fetch(new Request('http://x/.health', { method: 'POST' }))).status).toBe(405)
     await atomkv.close()
-    expect((await atomkv.fetch(new Request('http://x/.health'))).status).toBe(503)
+    const closing = await atomkv.fetch(new Request('http://x/.health'))
+    expect([closing.status, await closing.text()]).toEqual([503, 'shutting down'])
   })
 
   it('refuses new streams once closed, and still answers reads', async () => {
