@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { createAtomKV, serve } from '../src/index.js'
+import { createAtomKV, MemoryStore, serve } from '../src/index.js'
 import { startServer, waitFor } from '@atomkv/test-support'
 import { set, SSEClient } from './helpers.js'
 
@@ -112,6 +112,23 @@ describe('createAtomKV()', () => {
     await atomkv.close()
     const closing = await atomkv.fetch(new Request('http://x/.health'))
     expect([closing.status, await closing.text()]).toEqual([503, 'shutting down'])
+  })
+
+  it('closes the store it made on close, and leaves a store it was given open', async () => {
+    const own = createAtomKV({ logger: false })
+    const toldOwn: string[] = []
+    own.store.subscribe((change) => void toldOwn.push(change.key))
+    await own.close()
+    await own.store.set('/x', '1')
+    expect(toldOwn).toEqual([])
+
+    const given = new MemoryStore()
+    const toldGiven: string[] = []
+    given.subscribe((change) => void toldGiven.push(change.key))
+    await createAtomKV({ logger: false, store: given }).close()
+    await given.set('/x', '1')
+    expect(toldGiven).toEqual(['/x'])
+    given.close()
   })
 
   it('refuses new streams once closed, and still answers reads', async () => {
