@@ -60,6 +60,8 @@ describe('Fifo', () => {
   it('gives items back first in first out, with size, empty, at() and last()', () => {
     const fifo = new Fifo<string>()
     expect([fifo.size, fifo.empty, fifo.shift(), fifo.last(), fifo.at(0)]).toEqual([0, true, undefined, undefined, undefined])
+    // A shift of an empty queue leaves it empty.
+    expect([fifo.size, fifo.empty]).toEqual([0, true])
     for (const item of ['a', 'b', 'c']) fifo.push(item)
     expect([fifo.size, fifo.empty]).toEqual([3, false])
     expect([fifo.at(-1), fifo.at(0), fifo.at(2), fifo.at(3), fifo.last()]).toEqual([undefined, 'a', 'c', undefined, 'c'])
