@@ -15,6 +15,11 @@ export class Fifo<T> {
     return this.#head === this.#items.length
   }
 
+  /** Slots of the backing array, spent ones included: what the queue holds in memory (for tests). */
+  get capacity(): number {
+    return this.#items.length
+  }
+
   push(item: T): void {
     this.#items.push(item)
   }

@@ -91,6 +91,37 @@ describe('Fifo', () => {
   })
 })
 
+describe('Fifo memory', () => {
+  it('holds at most about twice its items once past 1 024 spent slots, and nothing once drained', () => {
+    const fifo = new Fifo<number>()
+    for (let i = 0; i < 3000; i++) fifo.push(i)
+    // A reader that keeps up with a standing backlog: one in, one out.
+    for (let i = 0; i < 20_000; i++) {
+      fifo.push(i)
+      fifo.shift()
+      expect(fifo.capacity).toBeLessThanOrEqual(Math.max(2 * fifo.size + 2, 1025 + fifo.size))
+    }
+    while (fifo.shift() !== undefined);
+    expect([fifo.size, fifo.capacity]).toEqual([0, 0])
+  })
+
+  it('drops spent slots only once more than 1 024 are spent and they are more than half (a shift stays O(1) on average)', () => {
+    // [pushed, shifted, capacity after]
+    for (const [pushed, shifted, capacity] of [
+      [3000, 1000, 3000], // few spent: kept
+      [2000, 1024, 2000], // 1 024 spent, more than half: kept
+      [2050, 1025, 2050], // 1 025 spent, exactly half: kept
+      [2050, 1026, 2050 - 1026], // 1 026 spent, more than half: dropped
+    ]) {
+      const fifo = new Fifo<number>()
+      for (let i = 0; i < pushed!; i++) fifo.push(i)
+      for (let i = 0; i < shifted!; i++) fifo.shift()
+      expect(fifo.capacity, `${pushed} pushed, ${shifted} shifted`).toBe(capacity)
+      expect(fifo.at(0)).toBe(shifted)
+    }
+  })
+})
+
 describe('Backlog', () => {
   // An event counts its key ('/k': 2 characters), its JSON and 24 for the rest of its frame.
   const json = (size: number) => 'x'.repeat(Math.max(0, size - 26))
