@@ -16,4 +16,5 @@ export {
 } from './harness.js'
 export { holdingFetch, type HoldingFetch } from './holding-fetch.js'
 export { lateSnapshotStore, type LateSnapshotStore } from './late-snapshot-store.js'
+export { memoryBacked } from './memory-backed.js'
 export { ORIGINAL_FIBONACCI } from './original-examples.js'

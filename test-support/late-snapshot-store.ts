@@ -3,6 +3,7 @@
 // the server's hub tests and the client's handover test.
 
 import { MemoryStore, type Store } from '@atomkv/server'
+import { memoryBacked } from './memory-backed.js'
 
 export interface LateSnapshotStore {
   store: Store
@@ -24,13 +25,7 @@ export function lateSnapshotStore(memory: MemoryStore = new MemoryStore()): Late
   }
   hold()
   return {
-    store: {
-      get: (key) => memory.get(key),
-      set: (key, json) => memory.set(key, json),
-      update: (key, json, revision) => memory.update(key, json, revision),
-      delete: (key, revision) => memory.delete(key, revision),
-      subscribe: (listener) => memory.subscribe(listener),
-      size: () => memory.size(),
+    store: memoryBacked(memory, {
       async list(subscriptions) {
         if (gate) {
           waiting++
@@ -39,7 +34,7 @@ export function lateSnapshotStore(memory: MemoryStore = new MemoryStore()): Late
         }
         return memory.list(subscriptions)
       },
-    },
+    }),
     release() {
       gate = undefined
       open()

@@ -8,6 +8,7 @@ import { Hub, type HubOptions, StreamCutError } from '../src/hub.js'
 import { MemoryStore } from '../src/memory-store.js'
 import { WebSink } from '../src/sink.js'
 import type { Subscriber } from '../src/subscriber.js'
+import { memoryBacked } from '@atomkv/test-support'
 import { capturingLogger } from './helpers.js'
 
 /** A memory store that can be made unreachable, made to fail snapshot reads, or made to report a broken feed. */
@@ -15,12 +16,7 @@ function controlledStore() {
   const memory = new MemoryStore()
   const interruptions = new Set<(interruption: FeedInterruption) => void>()
   const control = { reachable: true, failList: false, unsubscribed: 0 }
-  const store: Store = {
-    get: (key) => memory.get(key),
-    set: (key, json) => memory.set(key, json),
-    update: (key, json, revision) => memory.update(key, json, revision),
-    delete: (key, revision) => memory.delete(key, revision),
-    size: () => memory.size(),
+  const store = memoryBacked(memory, {
     subscribe(listener) {
       const off = memory.subscribe(listener)
       return () => {
@@ -35,7 +31,7 @@ function controlledStore() {
       interruptions.add(listener)
       return () => interruptions.delete(listener)
     },
-  }
+  })
   const interrupt = (interruption: FeedInterruption) => {
     for (const listener of interruptions) listener(interruption)
   }
