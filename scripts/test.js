@@ -33,6 +33,10 @@ const readJSON = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'ut
 let passed = 0
 let failed = 0
 let skipped = 0
+// Each failed test by file and name, repeated after the step list: CI logs are
+// often read from the tail, where the runners' own reports have scrolled away.
+const failures = []
+const firstLine = (text) => String(text ?? '').split('\n').find((line) => line.trim()) ?? ''
 
 if (step('build', run('pnpm', ['build']))) {
   step('typecheck', run('pnpm', ['typecheck']))
@@ -53,6 +57,16 @@ if (step('build', run('pnpm', ['build']))) {
     passed += unit.numPassedTests
     failed += unit.numFailedTests
     skipped += unit.numPendingTests + unit.numTodoTests
+    for (const file of unit.testResults) {
+      for (const test of file.assertionResults) {
+        if (test.status !== 'failed') continue
+        failures.push(`${file.name.slice(root.length)} › ${test.fullName}: ${firstLine(test.failureMessages[0])}`)
+      }
+      // A file that fails to load has no tests to blame.
+      if (file.status === 'failed' && file.assertionResults.length === 0) {
+        failures.push(`${file.name.slice(root.length)}: ${firstLine(file.message)}`)
+      }
+    }
   }
 
   if (existsSync(join(root, 'e2e', 'playwright.config.ts'))) {
@@ -63,12 +77,24 @@ if (step('build', run('pnpm', ['build']))) {
       passed += e2e.stats.expected + e2e.stats.flaky
       failed += e2e.stats.unexpected
       skipped += e2e.stats.skipped
+      const visit = (suite, titles) => {
+        for (const spec of suite.specs ?? []) {
+          for (const test of spec.tests) {
+            if (test.status !== 'unexpected') continue
+            const error = test.results.at(-1)?.error?.message
+            failures.push(`e2e › ${[...titles, spec.title].join(' › ')}: ${firstLine(error)}`)
+          }
+        }
+        for (const child of suite.suites ?? []) visit(child, [...titles, child.title])
+      }
+      for (const suite of e2e.suites) visit(suite, [suite.title])
     }
   }
 }
 
 console.log()
 for (const { name, ok } of steps) console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}`)
+for (const failure of failures) console.log(`  failed: ${failure}`)
 const allOk = steps.every((s) => s.ok)
 // A failed step with no failed test (a build or type error) still counts as one failure.
 if (!allOk && failed === 0) failed = 1
