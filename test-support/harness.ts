@@ -23,16 +23,19 @@ afterAll(async () => {
   await Promise.all(closing.splice(0))
 })
 
-/** Resolves once `condition` holds (polled); rejects after `timeoutMs` with `what` in the message. */
+/**
+ * Resolves once `condition` holds (polled); rejects after `timeoutMs` with `what` in the message.
+ * The deadline is on the monotonic clock, so a test that moves `Date` still times out.
+ */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   for (;;) {
     if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
