@@ -39,6 +39,10 @@ describe('SSE frames', () => {
     const encoded = frame({ data: 'é' })
     expect(text(encoded.chunk)).toBe('9\r\ndata:é\n\n\r\n')
     expect(encoded.bytes.buffer).toBe(encoded.chunk.buffer)
+    // Encoded once: every subscriber is handed the same bytes.
+    const once = frame({ data: '1' })
+    expect(once.bytes).toBe(once.bytes)
+    expect(once.chunk).toBe(once.chunk)
   })
 
   it('writes an empty id line for a null id', () => {
