@@ -54,6 +54,7 @@ describe('SSE frames', () => {
     expect(acceptsEventStream('text/html, text/event-stream;q=0.5')).toBe(true)
     expect(acceptsEventStream('text/event-stream ; charset=utf-8')).toBe(true)
     expect(acceptsEventStream('text/event-stream;q=0')).toBe(false)
+    expect(acceptsEventStream('text/event-stream; Q=0')).toBe(false)
     expect(acceptsEventStream('text/event-streams')).toBe(false)
     expect(acceptsEventStream('*/*')).toBe(false)
     expect(acceptsEventStream(null)).toBe(false)
