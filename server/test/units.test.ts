@@ -61,6 +61,45 @@ describe('SSE frames', () => {
   })
 })
 
+describe('WebSink', () => {
+  /** A sink's owner that counts what it is told. */
+  function owner() {
+    const told = { writable: 0, gone: 0 }
+    return { told, writable: () => void told.writable++, gone: () => void told.gone++ }
+  }
+  const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('takes a frame only once the reader asks, so nothing waits inside the stream', async () => {
+    const o = owner()
+    const sink = new WebSink(o)
+    await tick()
+    expect(sink.writable).toBe(false)
+    expect(o.told.writable).toBe(0)
+    const reader = sink.stream.getReader()
+    const read = reader.read()
+    expect(sink.writable).toBe(true)
+    expect(o.told.writable).toBe(1)
+    const one = frame({ data: '1' })
+    sink.write(one)
+    expect(sink.writable).toBe(false)
+    // One frame is handed over as its shared bytes, not a copy.
+    expect((await read).value).toBe(one.bytes)
+    const next = reader.read()
+    expect(sink.writable).toBe(true)
+    sink.writeAll([frame({ data: '2' }), frame({ data: '3' })])
+    expect(sink.writable).toBe(false)
+    expect(text((await next).value!)).toBe('data:2\n\ndata:3\n\n')
+    const single = frame({ data: '4' })
+    const last = reader.read()
+    sink.writeAll([single])
+    expect((await last).value).toBe(single.bytes)
+    expect(o.told.gone).toBe(0)
+    sink.end()
+    expect(o.told.gone).toBe(1)
+    expect((await reader.read()).done).toBe(true)
+  })
+})
+
 describe('Fifo', () => {
   it('gives items back first in first out, with size, empty, at() and last()', () => {
     const fifo = new Fifo<string>()
