@@ -75,6 +75,24 @@ describe('streams written to the Node socket', () => {
     socket.destroy()
   })
 
+  it('sends a snapshot handed over at once as one chunk per event, not one joined chunk', async () => {
+    const { url, port } = await startServer()
+    for (const key of ['a', 'b', 'c']) await set(url, `/snap/${key}`, key)
+    const { socket, received } = rawConnection(port)
+    socket.write('GET /snap/?initial=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+    await waitFor(() => received().includes('event:ready'), 'the ready event')
+    const { chunks } = chunksOf(received().slice(received().indexOf('\r\n\r\n') + 4))
+    // The web stream path would hand the batch to Node as one write, so one chunk.
+    expect(chunks).toEqual([
+      ':ok\n\n',
+      'id:/snap/a:0\ndata:"a"\n\n',
+      'id:/snap/b:0\ndata:"b"\n\n',
+      'id:/snap/c:0\ndata:"c"\n\n',
+      'id:/snap/c:0\nevent:ready\ndata:{}\n\n',
+    ])
+    socket.destroy()
+  })
+
   it('sends bare frames to an HTTP/1.0 client and closes the connection at the end', async () => {
     const { url, port, atomkv } = await startServer()
     const { socket, received, closed } = rawConnection(port)
