@@ -89,6 +89,14 @@ describe('NodeSink', () => {
     await waitFor(() => told.gone === 1, 'the response to close')
   })
 
+  it('takes nothing once its reader has gone', async () => {
+    const { sink, told, client } = await open()
+    expect(sink.writable).toBe(true)
+    client.destroy()
+    await waitFor(() => told.gone === 1, 'the reader to be gone')
+    expect(sink.writable).toBe(false)
+  })
+
   it('leaves the socket as it found it once the response is over', async () => {
     const { sink, res, told } = await open()
     const socket = res.socket!
