@@ -199,7 +199,7 @@ describe('mounted in a larger h3 app', () => {
 })
 
 describe('over HTTP/2', () => {
-  it('streams without the connection header HTTP/2 forbids', async () => {
+  it('streams without the connection header HTTP/2 forbids, and answers without a status text', async () => {
     const { createServer: createH2Server, connect } = await import('node:http2')
     const atomkv = createAtomKV({ logger: false })
     const server = createH2Server(atomkv.nodeHandler)
@@ -222,6 +222,21 @@ describe('over HTTP/2', () => {
       expect(received).toBe(':ok\n\nid:/h2:0\ndata:"two"\n\n')
       request.close()
       await waitFor(() => atomkv.stats().streams === 0, 'the stream to be freed')
+      // Plain answers too: a status line's text is HTTP/1's alone (Node warns of one over HTTP/2).
+      const ask = (headers: Record<string, string>, body?: string) =>
+        new Promise<{ status: unknown; text: string }>((resolve, reject) => {
+          const exchange = session.request(headers)
+          let status: unknown
+          let text = ''
+          exchange.once('response', (head) => (status = head[':status']))
+          exchange.on('data', (chunk: Buffer) => (text += chunk))
+          exchange.once('end', () => resolve({ status, text }))
+          exchange.once('error', reject)
+          exchange.end(body)
+        })
+      expect(await ask({ ':method': 'POST', ':path': '/h2' }, '"three"')).toEqual({ status: 200, text: '' })
+      expect(await ask({ ':path': '/h2' })).toEqual({ status: 200, text: '"three"' })
+      expect(await ask({ ':path': '/missing' })).toMatchObject({ status: 404 })
       expect(warnings.map((w) => w.message)).toEqual([])
     } finally {
       process.off('warning', onWarning)
