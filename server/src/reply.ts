@@ -42,6 +42,8 @@ export const SSE_HEADERS: HeaderPairs = [...SSE_HEADERS_H2, 'connection', 'keep-
 
 const TEXT = ['content-type', 'text/plain; charset=utf-8'] as const
 
+// Every status the server answers: a Node response written directly takes its
+// reason phrase from here, and would send an empty one for a status left out.
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   204: 'No Content',
@@ -52,6 +54,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   507: 'Insufficient Storage',

@@ -160,6 +160,7 @@ describe('streams written to the Node socket', () => {
     const open = [await SSEClient.open(`${url}/a`), await SSEClient.open(`${url}/b`)]
     const refused = await fetch(`${url}/c`, { headers: { accept: 'text/event-stream' } })
     expect(refused.status).toBe(429)
+    expect(refused.statusText).toBe('Too Many Requests')
     expect(refused.headers.get('retry-after')).toBe('10')
     expect(refused.headers.get('access-control-allow-origin')).toBe('*')
     expect(await refused.text()).toMatch(/too many open streams from 127\.0\.0\.1 \(at most 2\)/)
