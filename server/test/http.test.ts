@@ -35,6 +35,8 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
     expect(read.headers.get('cache-control')).toBe('no-cache')
     expectCors(read)
     expect(await read.text()).toBe('{"a":1,"b":[true,null]}')
+    // Each answer's status line has its reason phrase.
+    expect([read.statusText, (await fetch(`${url}/none`)).statusText]).toEqual(['OK', 'Not Found'])
   })
 
   it('counts revisions across POST and PUT', async () => {
@@ -96,6 +98,9 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
     // A huge header is quoted shortened: it cannot bloat the answer.
     const long = await put(url, '/r', 'changed', 'x'.repeat(5000))
     expect(await long.text()).toBe(`X-Revision "${'x'.repeat(80)}…" is not an integer; PUT needs the next revision number`)
+    // Up to 80 characters, whole.
+    const whole = await put(url, '/r', 'changed', 'y'.repeat(80))
+    expect(await whole.text()).toBe(`X-Revision "${'y'.repeat(80)}" is not an integer; PUT needs the next revision number`)
     const read = await fetch(`${url}/r`)
     expect(await read.json()).toBe('kept')
     expect(read.headers.get('x-revision')).toBe('0')
@@ -360,6 +365,8 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
       expectCors(response)
       // Browsers may cache the preflight for a day.
       expect(response.headers.get('access-control-max-age'), path).toBe('86400')
+      expect(response.headers.get('content-length'), path).toBe('0')
+      expect(response.statusText, path).toBe('OK')
       expect(await response.text(), path).toBe('')
     }
     const allowed = async (path: string) => (await fetch(url + path, { method: 'OPTIONS' })).headers.get('allow')
@@ -402,6 +409,7 @@ describe.each(TRANSPORTS)('methods, CORS and the script (%s)', (transport) => {
     await post(url, '/s', 1)
     const response = await fetch(`${url}/.stats`)
     expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('cache-control')).toBe('no-cache')
     expectCors(response)
     expect(await response.json()).toEqual({
       keys: 1,
