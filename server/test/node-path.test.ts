@@ -120,6 +120,15 @@ describe('streams written to the Node socket', () => {
     expect(atomkv.stats().keys).toBe(0)
   })
 
+  it('takes the key from an absolute-form request line, as a proxy sends it', async () => {
+    const { url, port } = await startServer()
+    const { socket, received, closed } = rawConnection(port)
+    socket.write(`POST http://127.0.0.1:${port}/abs/k?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nConnection: close\r\n\r\n7`)
+    await closed
+    expect(received()).toMatch(/^HTTP\/1\.1 200 /)
+    expect(await (await fetch(`${url}/abs/k`)).json()).toBe(7)
+  })
+
   it('answers 400 with CORS, not a bare 500, to a URL that cannot be parsed', async () => {
     const { port } = await startServer()
     for (const host of ['1.2.3.4.5', '127.e99990.0.1']) {
