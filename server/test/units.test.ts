@@ -7,6 +7,7 @@ import { Hub } from '../src/hub.js'
 import { MemoryStore } from '../src/memory-store.js'
 import type { Store } from '../src/store.js'
 import { WebSink } from '../src/sink.js'
+import { guardURL } from '../src/routing.js'
 import { acceptsEventStream, comment, frame, writeFrame } from '../src/sse.js'
 import type { Subscriber } from '../src/subscriber.js'
 import { lateSnapshotStore } from '@atomkv/test-support'
@@ -97,6 +98,16 @@ describe('WebSink', () => {
     sink.end()
     expect(o.told.gone).toBe(1)
     expect((await reader.read()).done).toBe(true)
+  })
+})
+
+describe('guardURL', () => {
+  it('answers 400 to a URL that cannot be parsed, and lets any other failure through', async () => {
+    const invalid = Object.assign(new TypeError('Invalid URL'), { code: 'ERR_INVALID_URL' })
+    const answer = await guardURL({ fetch: () => { throw invalid } })(new Request('http://x/'))
+    expect([answer.status, await answer.text()]).toEqual([400, 'the URL is malformed'])
+    const other = new Error('something else')
+    expect(() => guardURL({ fetch: () => { throw other } })(new Request('http://x/'))).toThrow(other)
   })
 })
 
