@@ -291,11 +291,14 @@ describe.each(TRANSPORTS)('limits (%s)', (transport) => {
     // An escaped quote does not end a string: the brackets after it are still text.
     const escaped = JSON.stringify(['"' + nested(600)])
     expect((await fetch(`${url}/deep`, { method: 'POST', body: escaped })).status).toBe(200)
-    // Closing brackets count down: many shallow siblings are not deep, values at each level do not lower the count.
-    const wide = JSON.stringify(Array.from({ length: 600 }, (_, i) => (i % 2 ? [i] : { i })))
+    // Closing brackets count down (both kinds: more than 512 of each), so many shallow siblings
+    // are not deep; values at each level do not lower the count.
+    const wide = JSON.stringify(Array.from({ length: 1200 }, (_, i) => (i % 2 ? [i] : { i })))
     expect((await fetch(`${url}/deep`, { method: 'POST', body: wide })).status).toBe(200)
     const deepWithValues = '[1,'.repeat(600) + '1' + ']'.repeat(600)
     expect((await fetch(`${url}/deep`, { method: 'POST', body: deepWithValues })).status).toBe(400)
+    const deepObjects = '{"a":'.repeat(600) + '1' + '}'.repeat(600)
+    expect((await fetch(`${url}/deep`, { method: 'POST', body: deepObjects })).status).toBe(400)
     // Brackets inside strings are text, not nesting.
     const text = JSON.stringify({ s: '['.repeat(5000) + '"\\' })
     expect((await fetch(`${url}/deep`, { method: 'POST', body: text })).status).toBe(200)

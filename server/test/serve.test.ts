@@ -247,6 +247,52 @@ describe('over HTTP/2', () => {
   })
 })
 
+describe('the Node request after a write', () => {
+  it('has none of the listeners reading its body left on it, whether the body was taken, too large or cut', async () => {
+    const atomkv = createAtomKV({ logger: false, maxValueBytes: 16 })
+    const events = ['data', 'end', 'error', 'close'] as const
+    const left: string[][] = []
+    let handled = 0
+    const server = createServer((req, res) => {
+      handled++
+      const before = new Set(events.flatMap((name) => req.listeners(name)))
+      // Once the request's own close handlers have run, too.
+      res.once('close', () =>
+        setImmediate(() => {
+          // Leaving out Node's own clearIncoming, which finishes a request whose body the answer did not wait for.
+          const ours = (f: Function) => !before.has(f) && f.name !== 'clearIncoming'
+          left.push(events.flatMap((name) => req.listeners(name).filter(ours).map(() => name)))
+        }),
+      )
+      void atomkv.nodeHandler(req, res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    const raw = (request: string) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.write(request)
+      return socket
+    }
+    try {
+      const url = `http://127.0.0.1:${port}`
+      expect((await fetch(`${url}/k`, { method: 'POST', body: '1' })).status).toBe(200)
+      // Chunked, so it is read until it passes the bound.
+      const big = raw(`POST /k HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n${'x'.repeat(100)}\r\n`)
+      await waitFor(() => left.length === 2, 'the 413')
+      big.destroy()
+      const cut = raw('POST /k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n1')
+      await waitFor(() => handled === 3, 'the third request to be read')
+      cut.destroy()
+      await waitFor(() => left.length === 3, 'the cut request to close')
+      expect(left).toEqual([[], [], []])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await atomkv.close()
+    }
+  })
+})
+
 describe('behind middleware that set CORS headers first', () => {
   it("answers with its own origin policy only: another layer's allow-origin and allow-credentials are replaced or dropped", async () => {
     const atomkv = createAtomKV({ logger: false, corsOrigins: ['http://a.test'] })
