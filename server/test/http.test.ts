@@ -149,6 +149,8 @@ describe.each(TRANSPORTS)('GET, POST and PUT (%s)', (transport) => {
       expectCors(response)
       expect(await response.text(), JSON.stringify(body)).toBe(message)
     }
+    const none = await fetch(`${url}/j`, { method: 'POST' })
+    expect([none.status, await none.text()]).toEqual([400, 'the body is empty; expected JSON'])
     const invalidUtf8 = await fetch(`${url}/j`, { method: 'POST', body: new Uint8Array([0x22, 0xff, 0x22]) })
     expect(invalidUtf8.status).toBe(400)
     expect(await invalidUtf8.text()).toMatch(/UTF-8/)
@@ -484,6 +486,13 @@ describe('the fetch handler', () => {
     expectCors(response)
     expect(await response.text()).toBe('the body could not be read')
     expect(await (await atomkv.fetch(new Request('http://kv.test/broken'))).text()).toBe('"kept"')
+    await atomkv.close()
+  })
+
+  it('answers 400 to a write with no body at all', async () => {
+    const atomkv = createAtomKV()
+    const response = await atomkv.fetch(new Request('http://kv.test/none', { method: 'POST' }))
+    expect([response.status, await response.text()]).toEqual([400, 'the body is empty; expected JSON'])
     await atomkv.close()
   })
 })

@@ -248,8 +248,9 @@ describe('over HTTP/2', () => {
 })
 
 describe('the Node request after a write', () => {
-  it('has none of the listeners reading its body left on it, whether the body was taken, too large or cut', async () => {
-    const atomkv = createAtomKV({ logger: false, maxValueBytes: 16 })
+  it('is answered, and has none of the listeners reading its body left on it, whether the body was taken, too large or cut', async () => {
+    const answered: string[] = []
+    const atomkv = createAtomKV({ logger: false, maxValueBytes: 16, requestLog: (e) => void answered.push(`${e.method} ${e.status}`) })
     const events = ['data', 'end', 'error', 'close'] as const
     const left: string[][] = []
     let handled = 0
@@ -285,6 +286,9 @@ describe('the Node request after a write', () => {
       cut.destroy()
       await waitFor(() => left.length === 3, 'the cut request to close')
       expect(left).toEqual([[], [], []])
+      // The cut one is answered all the same (to nobody), not left pending.
+      await waitFor(() => answered.length === 3, 'the third answer')
+      expect(answered).toEqual(['POST 200', 'POST 413', 'POST 400'])
     } finally {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
