@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { startServer } from '@atomkv/test-support'
+import { put } from './helpers.js'
 
 const stream = { accept: 'text/event-stream' }
 
@@ -48,11 +49,7 @@ describe('answers, exactly', () => {
   it('answers a compare-and-swap conflict with the current value as JSON, not to be cached', async () => {
     const { url } = await startServer()
     await fetch(`${url}/k`, { method: 'POST', body: '"now"' })
-    const response = await fetch(`${url}/k`, {
-      method: 'PUT',
-      body: '1',
-      headers: { 'x-revision': '5', accept: 'application/json' },
-    })
+    const response = await put(url, '/k', 1, 5, { accept: 'application/json' })
     expect([response.status, await response.text()]).toEqual([409, '"now"'])
     expect(response.headers.get('content-type')).toBe('application/json')
     expect(response.headers.get('x-revision')).toBe('0')
@@ -68,11 +65,7 @@ describe('answers, exactly', () => {
       },
     })
     await fetch(`${url}/k`, { method: 'POST', body: '1' })
-    const response = await fetch(`${url}/k`, {
-      method: 'PUT',
-      body: '2',
-      headers: { 'x-revision': '5', accept: 'application/json' },
-    })
+    const response = await put(url, '/k', 2, 5, { accept: 'application/json' })
     expect([response.status, await response.text()]).toEqual([500, 'internal server error'])
   })
 

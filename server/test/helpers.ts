@@ -1,7 +1,8 @@
 // The server's own test helpers: a small SSE reader over fetch (its streams
 // closed after each test), a logger that keeps what it is told, and plain HTTP
-// writes. Servers, clients and waiting are @atomkv/test-support's.
+// writes, a raw connection. Servers, clients and waiting are @atomkv/test-support's.
 
+import { connect, type Socket } from 'node:net'
 import { waitFor } from '@atomkv/test-support'
 import { afterEach } from 'vitest'
 import type { Logger } from '../src/index.js'
@@ -32,12 +33,28 @@ export async function post(base: string, key: string, value: unknown): Promise<R
   return fetch(base + encodeKey(key), { method: 'POST', body: JSON.stringify(value) })
 }
 
-export async function put(base: string, key: string, value: unknown, revision: number | string): Promise<Response> {
+export async function put(
+  base: string,
+  key: string,
+  value: unknown,
+  revision: number | string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(base + encodeKey(key), {
     method: 'PUT',
     body: JSON.stringify(value),
-    headers: { 'x-revision': String(revision) },
+    headers: { 'x-revision': String(revision), ...headers },
   })
+}
+
+/** A raw connection that collects what it receives as text. */
+export function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect(port, '127.0.0.1')
+  socket.setEncoding('latin1')
+  let text = ''
+  socket.on('data', (chunk: string) => (text += chunk))
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  return { socket, received: () => text, closed }
 }
 
 /** Percent-encodes each component; the slashes stay. */

@@ -3,20 +3,10 @@
 // request once a stream ends, HTTP/1.0's close-delimited body, and a
 // pipelined stream request (which takes the web stream path).
 
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { startServer, waitFor } from '@atomkv/test-support'
-import { set, SSEClient } from './helpers.js'
-
-/** A raw connection that collects what it receives as text. */
-function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
-  const socket = connect(port, '127.0.0.1')
-  socket.setEncoding('latin1')
-  let text = ''
-  socket.on('data', (chunk: string) => (text += chunk))
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-  return { socket, received: () => text, closed }
-}
+import { rawConnection, set, SSEClient } from './helpers.js'
 
 /** Splits an HTTP/1.1 chunked body into its chunks (as latin1 text); throws on bad framing. */
 function chunksOf(body: string): { chunks: string[]; ended: boolean; rest: string } {

@@ -3,11 +3,12 @@
 // which the HTTP tests only see through a whole stream.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { type AddressInfo, connect, type Socket } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeSink } from '../src/node-sink.js'
 import { frame } from '../src/sse.js'
 import { waitFor } from '@atomkv/test-support'
+import { rawConnection } from './helpers.js'
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
@@ -33,18 +34,15 @@ async function open(): Promise<Opened> {
     handed({ sink: NodeSink.open(req, res, ['content-type', 'text/event-stream'], owner)!, res })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  const { socket: client, received } = rawConnection((server.address() as AddressInfo).port)
   cleanups.push(() => {
     client.destroy()
     server.closeAllConnections()
     server.close()
   })
-  let text = ''
-  client.setEncoding('latin1')
-  client.on('data', (chunk: string) => (text += chunk))
   client.write('GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
   const { sink, res } = await answered
-  return { sink, res, told, client, received: () => text }
+  return { sink, res, told, client, received }
 }
 
 describe('NodeSink', () => {
